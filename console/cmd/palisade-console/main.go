@@ -1,0 +1,78 @@
+// Command palisade-console runs the Palisade console (`serve`) and is the client CLI for a
+// running console (nodes, benchmarks, controls, scans, results, tokens).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/palisadehq/palisade/console/internal/cli"
+	"github.com/palisadehq/palisade/console/internal/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := rootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{Use: "palisade-console", Short: "Palisade compliance-posture console", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(serveCmd())
+	cli.AddClientCommands(root)
+	return root
+}
+
+func serveCmd() *cobra.Command {
+	var cfg server.Config
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the console (gRPC for sensors and automation, REST/JSON, embedded NATS and SQLite)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			zc := zap.NewProductionConfig()
+			if debug {
+				zc.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
+			}
+			log, err := zc.Build()
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			cfg.Logger = log
+			cfg.OnReady = func(info server.Info) {
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "Palisade console ready\n  gRPC (sensors, CLI): %s\n  HTTP (REST, metrics): http://%s\n  NATS (jobs):         %v\n  data directory:      %s\n",
+					info.GRPCAddr, info.HTTPAddr, info.NATSURLs, info.DataDir)
+				if info.AdminPassword != "" {
+					fmt.Fprintf(out, "  first start: user admin, password %s (shown once)\n", info.AdminPassword)
+				}
+				fmt.Fprintf(out, "  local CLI token in %s/%s\n", info.DataDir, server.CLITokenFile)
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "./data", "data directory (database, certificates, job queue)")
+	f.StringVar(&cfg.GRPCAddr, "grpc-addr", ":7443", "gRPC listen address for sensors and automation (TLS)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP listen address for REST/JSON, /healthz and /metrics")
+	f.StringVar(&cfg.NATSAddr, "nats-addr", ":7422", "listen address of the embedded NATS server sensors take jobs from")
+	f.StringVar(&cfg.NATSURL, "nats-url", "", "use an external NATS cluster at this URL instead of the embedded server")
+	f.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "credentials file for the external NATS cluster")
+	f.StringVar(&cfg.CatalogDir, "catalog-dir", "", "directory of extra control and benchmark YAML documents")
+	f.StringSliceVar(&cfg.Hosts, "host", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "a running scan without a heartbeat for this long times out (default 60s)")
+	f.DurationVar(&cfg.JobExpiry, "job-expiry", 0, "how long a job waits for an offline node (default 24h)")
+	f.BoolVar(&debug, "debug", false, "debug logging")
+	return cmd
+}

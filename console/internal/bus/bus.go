@@ -1,0 +1,457 @@
+// Package bus is the console's side of the job bus: an embedded NATS server with JetStream
+// (or a connection to an external cluster), the PALISADE_JOBS stream, one durable push
+// consumer per node, and publishing of jobs and control commands. In embedded mode every
+// client authenticates with a certificate issued by the console's CA: the console itself gets
+// full permissions, a node may only take its own jobs and commands and acknowledge its jobs.
+package bus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/palisadehq/palisade/console/internal/pki"
+	"github.com/palisadehq/palisade/pkg/jobs"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// Defaults.
+const (
+	// DefaultListen is where the embedded server listens when Config.Listen is empty.
+	DefaultListen = ":4222"
+	// DefaultAckWait is how long a node has to acknowledge a delivered job before it is
+	// delivered again.
+	DefaultAckWait = 30 * time.Second
+	// MaxDeliver is how many times a job is delivered before JetStream gives up on it.
+	MaxDeliver = 10
+	// MaxAckPending is how many delivered jobs a node may hold unacknowledged.
+	MaxAckPending = 64
+	// StreamMaxAge bounds how long an untaken job is kept; the console expires jobs itself
+	// well before that.
+	StreamMaxAge = 7 * 24 * time.Hour
+	// DuplicateWindow is how long a scan id is remembered to drop a job published twice.
+	DuplicateWindow = 2 * time.Minute
+
+	readyTimeout   = 10 * time.Second
+	consoleName    = "palisade-console"
+	serverName     = "palisade-console"
+	nodeUserPrefix = "node:"
+)
+
+// Log field names.
+const (
+	logFieldURL     = "url"
+	logFieldNode    = "node_id"
+	logFieldRemote  = "remote"
+	logFieldSubject = "subject"
+	logFieldScan    = "scan_id"
+)
+
+// Config says how the bus runs.
+type Config struct {
+	// DataDir is the console's data directory; JetStream keeps its files in DataDir/nats.
+	DataDir string
+	// Listen is host:port where the embedded server accepts sensors; port 0 picks a free
+	// port (see URLs). Empty means DefaultListen.
+	Listen string
+	// Advertise are the URLs handed to sensors (nats://host:port). Empty means: the listen
+	// host when it is a specific address, else the first non-loopback name in the server
+	// certificate, else 127.0.0.1, with the bound port.
+	Advertise []string
+	// Authority is the console CA; required in embedded mode.
+	Authority *pki.Authority
+	// ExternalURL, when set, makes the console use an external NATS server (comma-separated
+	// URLs) instead of the embedded one; ExternalCredsFile is its credentials file.
+	ExternalURL       string
+	ExternalCredsFile string
+	// AllowNode, when set, is asked on every node connection; false refuses it (for example
+	// for a node that was removed).
+	AllowNode func(nodeID string) bool
+	// AckWait overrides DefaultAckWait (tests use a short one).
+	AckWait time.Duration
+	// Logger receives the bus's and the embedded server's logs; nil discards.
+	Logger *zap.Logger
+}
+
+// Bus is the running job bus. Its methods are safe for concurrent use.
+type Bus struct {
+	log     *zap.Logger
+	srv     *server.Server // nil with an external server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	urls    []string
+	ackWait time.Duration
+}
+
+// Start starts the embedded server (or connects to the external one), connects the console to
+// it and makes sure the jobs stream exists. The bus runs until Close.
+func Start(ctx context.Context, cfg Config) (*Bus, error) {
+	b := &Bus{log: cfg.Logger, ackWait: cfg.AckWait}
+	if b.log == nil {
+		b.log = zap.NewNop()
+	}
+	if b.ackWait <= 0 {
+		b.ackWait = DefaultAckWait
+	}
+	var err error
+	if cfg.ExternalURL != "" {
+		err = b.connectExternal(cfg)
+	} else {
+		err = b.startEmbedded(cfg)
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if b.js, err = jetstream.New(b.nc); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	if err := b.ensureStream(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bus) startEmbedded(cfg Config) error {
+	if cfg.Authority == nil {
+		return errors.New("bus: the console CA is required to run the embedded NATS server")
+	}
+	if cfg.DataDir == "" {
+		return errors.New("bus: a data directory is required for the embedded NATS server's JetStream files")
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	host, port, err := splitListen(listen)
+	if err != nil {
+		return err
+	}
+	if port != 0 {
+		if err := checkFree(listen); err != nil {
+			return err
+		}
+	}
+	tlsCfg := cfg.Authority.ServerTLSConfig()
+	tlsCfg.ClientAuth = tls.RequireAndVerifyClientCert
+	opts := &server.Options{
+		ServerName:  serverName,
+		Host:        host,
+		Port:        port,
+		NoSigs:      true,
+		MaxPayload:  jobs.MaxJobBytes,
+		JetStream:   true,
+		StoreDir:    filepath.Join(cfg.DataDir, "nats"),
+		TLS:         true,
+		TLSVerify:   true,
+		TLSConfig:   tlsCfg,
+		TLSTimeout:  5,
+		AuthTimeout: 5,
+		CustomClientAuthentication: &authenticator{
+			log:       b.log.Named("nats-auth"),
+			allowNode: cfg.AllowNode,
+		},
+	}
+	if port == 0 {
+		opts.Port = server.RANDOM_PORT
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("bus: configure embedded NATS server: %w", err)
+	}
+	srv.SetLoggerV2(&serverLogger{log: b.log.Named("nats").Sugar()}, false, false, false)
+	b.srv = srv
+	srv.Start()
+	if !srv.ReadyForConnections(readyTimeout) {
+		return fmt.Errorf("bus: the embedded NATS server did not start listening on %s within %s; check that the address is free or choose another with --nats-addr", listen, readyTimeout)
+	}
+	addr, ok := srv.Addr().(*net.TCPAddr)
+	if !ok {
+		return fmt.Errorf("bus: the embedded NATS server reports no TCP address")
+	}
+	leaf := cfg.Authority.ServerCertificate().Leaf
+	b.urls = advertise(cfg.Advertise, host, addr.Port, leaf.DNSNames)
+
+	clientCert, err := cfg.Authority.IssueConsoleClient()
+	if err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	dialHost := host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		dialHost = "127.0.0.1"
+	}
+	selfURL := "nats://" + net.JoinHostPort(dialHost, strconv.Itoa(addr.Port))
+	clientTLS := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{clientCert},
+		RootCAs:      cfg.Authority.CAPool(),
+		ServerName:   certName(leaf.DNSNames, leaf.IPAddresses),
+	}
+	b.nc, err = nats.Connect(selfURL, append(b.connOptions(), nats.Secure(clientTLS))...)
+	if err != nil {
+		return fmt.Errorf("bus: connect the console to its embedded NATS server at %s: %w", selfURL, err)
+	}
+	b.log.Info("embedded NATS server ready", zap.Strings(logFieldURL, b.urls))
+	return nil
+}
+
+func (b *Bus) connectExternal(cfg Config) error {
+	opts := b.connOptions()
+	if cfg.ExternalCredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.ExternalCredsFile))
+	}
+	nc, err := nats.Connect(cfg.ExternalURL, opts...)
+	if err != nil {
+		return fmt.Errorf("bus: connect to the NATS server at %s (--nats-url): %w", redactURLs(cfg.ExternalURL), err)
+	}
+	b.nc = nc
+	if len(cfg.Advertise) > 0 {
+		b.urls = cfg.Advertise
+	} else {
+		for _, u := range strings.Split(cfg.ExternalURL, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				b.urls = append(b.urls, redactURLs(u))
+			}
+		}
+	}
+	b.log.Info("connected to external NATS server", zap.Strings(logFieldURL, b.urls))
+	return nil
+}
+
+func (b *Bus) connOptions() []nats.Option {
+	return []nats.Option{
+		nats.Name(consoleName),
+		nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			b.log.Warn("NATS error", zap.String(logFieldSubject, subject), zap.Error(err))
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				b.log.Warn("console disconnected from NATS", zap.Error(err))
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			b.log.Info("console reconnected to NATS", zap.String(logFieldURL, c.ConnectedUrlRedacted()))
+		}),
+	}
+}
+
+func (b *Bus) ensureStream(ctx context.Context) error {
+	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        jobs.StreamName,
+		Description: "Palisade scan jobs, one subject per node",
+		Subjects:    []string{jobs.StreamSubjects},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      StreamMaxAge,
+		MaxMsgSize:  jobs.MaxJobBytes,
+		Duplicates:  DuplicateWindow,
+		Replicas:    1,
+	})
+	if err != nil {
+		return fmt.Errorf("bus: create the %s stream: %w", jobs.StreamName, err)
+	}
+	return nil
+}
+
+// URLs returns the NATS URLs sensors should connect to.
+func (b *Bus) URLs() []string { return append([]string(nil), b.urls...) }
+
+// Conn returns the console's own connection (full permissions).
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// EnsureNode creates the node's durable push consumer, or brings an existing one to the
+// current configuration: filtered on the node's job subject, delivering to its deliver
+// subject, explicit acknowledgement. It is idempotent.
+func (b *Bus) EnsureNode(ctx context.Context, nodeID string) error {
+	if err := jobs.ValidateNodeID(nodeID); err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	_, err := b.js.CreateOrUpdatePushConsumer(ctx, jobs.StreamName, jetstream.ConsumerConfig{
+		Durable:        jobs.ConsumerName(nodeID),
+		Description:    "jobs for node " + nodeID,
+		FilterSubject:  jobs.JobSubject(nodeID),
+		DeliverSubject: jobs.DeliverSubject(nodeID),
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        b.ackWait,
+		MaxDeliver:     MaxDeliver,
+		MaxAckPending:  MaxAckPending,
+	})
+	if err != nil {
+		return fmt.Errorf("bus: create the job consumer for node %s: %w", nodeID, err)
+	}
+	return nil
+}
+
+// RemoveNode deletes the node's consumer and the jobs still queued for it. Removing a node
+// that has none is not an error.
+func (b *Bus) RemoveNode(ctx context.Context, nodeID string) error {
+	if err := jobs.ValidateNodeID(nodeID); err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	if err := b.js.DeleteConsumer(ctx, jobs.StreamName, jobs.ConsumerName(nodeID)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("bus: delete the job consumer of node %s: %w", nodeID, err)
+	}
+	st, err := b.js.Stream(ctx, jobs.StreamName)
+	if err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject(jobs.JobSubject(nodeID))); err != nil {
+		return fmt.Errorf("bus: purge the jobs of node %s: %w", nodeID, err)
+	}
+	return nil
+}
+
+// PublishJob stores the job in the stream for its node and returns once JetStream has
+// acknowledged it. The scan id is the message id, so publishing the same job again within
+// DuplicateWindow stores it once.
+func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
+	if err := jobs.ValidateNodeID(job.GetNodeId()); err != nil {
+		return fmt.Errorf("bus: publish job: %w", err)
+	}
+	if job.GetScanId() == "" {
+		return errors.New("bus: publish job: the job has no scan id")
+	}
+	data, err := proto.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
+	}
+	if len(data) > jobs.MaxJobBytes {
+		return fmt.Errorf("bus: publish job for scan %s: the job is %d bytes, more than the %d allowed; scan with fewer controls", job.GetScanId(), len(data), jobs.MaxJobBytes)
+	}
+	msg := nats.NewMsg(jobs.JobSubject(job.GetNodeId()))
+	msg.Data = data
+	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(job.GetScanId()), jetstream.WithExpectStream(jobs.StreamName)); err != nil {
+		return fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
+	}
+	return nil
+}
+
+// PublishCommand sends a command to a node on its control subject. Commands are not stored: a
+// node that is offline misses it (and learns the scan's state when it reports on it).
+func (b *Bus) PublishCommand(ctx context.Context, nodeID string, cmd *sensorv1.Command) error {
+	if err := jobs.ValidateNodeID(nodeID); err != nil {
+		return fmt.Errorf("bus: publish command: %w", err)
+	}
+	data, err := proto.Marshal(cmd)
+	if err != nil {
+		return fmt.Errorf("bus: publish command for scan %s: %w", cmd.GetScanId(), err)
+	}
+	if err := b.nc.Publish(jobs.ControlSubject(nodeID), data); err != nil {
+		return fmt.Errorf("bus: publish command for scan %s: %w", cmd.GetScanId(), err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, readyTimeout)
+		defer cancel()
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("bus: publish command for scan %s: %w", cmd.GetScanId(), err)
+	}
+	return nil
+}
+
+// Close disconnects the console and shuts the embedded server down, waiting for it to stop.
+func (b *Bus) Close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+// splitListen parses host:port for the embedded server.
+func splitListen(listen string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("bus: --nats-addr %q is not host:port: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bus: --nats-addr %q has an invalid port; use 0 to 65535 (0 picks a free port)", listen)
+	}
+	return host, port, nil
+}
+
+// checkFree fails with an error naming the flag when listen cannot be bound. The server
+// itself only logs such a failure, so this turns it into a clear startup error.
+func checkFree(listen string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("bus: the embedded NATS server cannot listen on %s because the address is in use; choose another with --nats-addr (port 0 picks a free one) or use an existing server with --nats-url", listen)
+		}
+		return fmt.Errorf("bus: the embedded NATS server cannot listen on %s (--nats-addr): %w", listen, err)
+	}
+	return ln.Close()
+}
+
+// advertise decides the URLs handed to sensors.
+func advertise(given []string, host string, port int, certDNS []string) []string {
+	if len(given) > 0 {
+		return append([]string(nil), given...)
+	}
+	ip := net.ParseIP(host)
+	if host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		for _, d := range certDNS {
+			if d != "localhost" {
+				host = d
+				break
+			}
+		}
+	}
+	return []string{"nats://" + net.JoinHostPort(host, strconv.Itoa(port))}
+}
+
+// certName picks the name the console verifies its own server certificate with.
+func certName(dns []string, ips []net.IP) string {
+	for _, d := range dns {
+		if d == "localhost" {
+			return d
+		}
+	}
+	if len(dns) > 0 {
+		return dns[0]
+	}
+	if len(ips) > 0 {
+		return ips[0].String()
+	}
+	return "localhost"
+}
+
+// redactURLs hides passwords in NATS URLs for logs and errors.
+func redactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+func TestEnrolmentTokenRejections(t *testing.T) {
+	h := startConsole(t, consoleOptions{})
+	tests := []struct {
+		name  string
+		token func() string
+		code  codes.Code
+		msg   string
+	}{
+		{"malformed", func() string { return "not-a-token" }, codes.Unknown, "malformed enrolment token"},
+		{"unknown secret", func() string {
+			tok := h.token(1, time.Hour)
+			i := strings.Index(tok, ".")
+			return tok[:i+1] + strings.Repeat("A", 43) + tok[strings.LastIndex(tok, "."):]
+		}, codes.Unauthenticated, "unknown enrolment token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.enrolRaw(tt.token(), "x")
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("enrol error %v; want one containing %q", err, tt.msg)
+			}
+			if tt.code != codes.Unknown && status.Code(err) != tt.code {
+				t.Fatalf("code %s; want %s", status.Code(err), tt.code)
+			}
+		})
+	}
+	t.Run("used up", func(t *testing.T) {
+		tok := h.token(1, time.Hour)
+		if _, err := h.enrolRaw(tok, "first"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.enrolRaw(tok, "second")
+		if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "no uses left") {
+			t.Fatalf("second enrolment: %v", err)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		tok := h.token(1, time.Second)
+		var err error
+		h.waitFor(5*time.Second, "the token to expire", func() (bool, error) {
+			_, err = h.enrolRaw(tok, "late")
+			return err != nil, err
+		})
+		if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("expired token: %v", err)
+		}
+	})
+	nodes, err := h.api.ListNodes(context.Background(), &consolev1.ListNodesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.GetNodes()) != 1 || nodes.GetNodes()[0].GetName() != "first" {
+		t.Fatalf("nodes after rejections: %v; want only 'first'", nodes.GetNodes())
+	}
+}
+
+func TestResultRejections(t *testing.T) {
+	h := startConsole(t, consoleOptions{heartbeatTimeout: time.Minute})
+	a, err := h.enrolRaw(h.token(1, time.Hour), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.enrolRaw(h.token(1, time.Hour), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	resp, err := h.api.StartScan(ctx, &consolev1.StartScanRequest{Nodes: []string{a.id}, Benchmarks: []string{"cis"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanID := resp.GetScans()[0].GetId()
+	if _, err := a.client.UpdateScan(ctx, &sensorv1.UpdateScanRequest{ScanId: scanID, State: sensorv1.ScanState_SCAN_STATE_RUNNING}); err != nil {
+		t.Fatal(err)
+	}
+	ctls, err := h.api.ListControls(ctx, &consolev1.ListControlsRequest{Benchmark: "cis", TargetType: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := ctls.GetControls()[0].GetId()
+	pass := func(n int) []*sensorv1.Result {
+		out := make([]*sensorv1.Result, n)
+		for i := range out {
+			out[i] = &sensorv1.Result{ControlId: control, Resource: "r" + strings.Repeat("x", i%7) + string(rune('a'+i%26)), Status: sensorv1.Status_STATUS_PASS}
+		}
+		return out
+	}
+
+	if _, err := b.client.UpdateScan(ctx, &sensorv1.UpdateScanRequest{ScanId: scanID, State: sensorv1.ScanState_SCAN_STATE_FAILED}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("node b updating node a's scan: %v; want PermissionDenied", err)
+	}
+	tests := []struct {
+		name  string
+		node  *rawNode
+		batch *sensorv1.ResultBatch
+		want  string
+	}{
+		{"another node's scan", b, &sensorv1.ResultBatch{ScanId: scanID, Seq: 1, Results: pass(1)}, "belongs to another node"},
+		{"unknown scan", a, &sensorv1.ResultBatch{ScanId: "scn_nope", Seq: 1, Results: pass(1)}, `unknown scan "scn_nope"`},
+		{"control not in scan", a, &sensorv1.ResultBatch{ScanId: scanID, Seq: 1, Results: []*sensorv1.Result{{ControlId: "linux.made-up", Resource: "host", Status: sensorv1.Status_STATUS_PASS}}}, `control "linux.made-up" is not part of scan`},
+		{"unknown status", a, &sensorv1.ResultBatch{ScanId: scanID, Seq: 1, Results: []*sensorv1.Result{{ControlId: control, Resource: "host", Status: sensorv1.Status(42)}}}, "unknown status 42"},
+		{"oversized batch", a, &sensorv1.ResultBatch{ScanId: scanID, Seq: 1, Results: pass(5001)}, "has 5001 results; the limit is 5000"},
+		{"seq zero", a, &sensorv1.ResultBatch{ScanId: scanID, Seq: 0, Results: pass(1)}, "batch seq must start at 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ack, err := tt.node.send(tt.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(ack.GetError(), tt.want) {
+				t.Fatalf("ack error %q; want it to contain %q", ack.GetError(), tt.want)
+			}
+		})
+	}
+	t.Run("message over the size limit", func(t *testing.T) {
+		big := &sensorv1.ResultBatch{ScanId: scanID, Seq: 1, Results: []*sensorv1.Result{{ControlId: control, Resource: "host", Status: sensorv1.Status_STATUS_PASS, Reason: strings.Repeat("x", 9<<20)}}}
+		_, err := a.send(big)
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("9 MiB batch: %v; want ResourceExhausted", err)
+		}
+	})
+	sc, err := h.api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: scanID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.GetResultsStored() != 0 || sc.GetState() != sensorv1.ScanState_SCAN_STATE_RUNNING {
+		t.Fatalf("after rejections: %d results stored, state %s; want 0, running", sc.GetResultsStored(), sc.GetState())
+	}
+	// A valid batch after all that is stored.
+	ack, err := a.send(&sensorv1.ResultBatch{ScanId: scanID, Seq: 1, Results: pass(3)})
+	if err != nil || ack.GetError() != "" || ack.GetStored() != 3 {
+		t.Fatalf("valid batch: %v, %v", ack, err)
+	}
+}
+
+func TestScanRequestRejections(t *testing.T) {
+	h := startConsole(t, consoleOptions{})
+	n, err := h.enrolRaw(h.token(1, time.Hour), "only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  *consolev1.StartScanRequest
+		code codes.Code
+		msg  string
+	}{
+		{"unknown node", &consolev1.StartScanRequest{Nodes: []string{"ghost"}, Benchmarks: []string{"cis"}}, codes.NotFound, `unknown node "ghost"`},
+		{"unknown benchmark", &consolev1.StartScanRequest{Nodes: []string{n.id}, Benchmarks: []string{"iso-27001"}}, codes.InvalidArgument, `unknown benchmark "iso-27001" for linux targets`},
+		{"no benchmark", &consolev1.StartScanRequest{Nodes: []string{n.id}}, codes.InvalidArgument, "name at least one benchmark"},
+		{"unknown excluded control", &consolev1.StartScanRequest{Nodes: []string{n.id}, Benchmarks: []string{"cis"}, ExcludeControls: []string{"nope"}}, codes.InvalidArgument, `unknown control "nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.api.StartScan(ctx, tt.req)
+			if status.Code(err) != tt.code || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("StartScan: %v; want %s containing %q", err, tt.code, tt.msg)
+			}
+		})
+	}
+	list, err := h.api.ListScans(ctx, &consolev1.ListScansRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetScans()) != 0 {
+		t.Fatalf("%d scans stored after rejected requests; want 0", len(list.GetScans()))
+	}
+}

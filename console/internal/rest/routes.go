@@ -1,0 +1,294 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/palisadehq/palisade/pkg/posture"
+	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+func (h *handler) listNodes(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "target_type")
+	if err != nil {
+		return nil, err
+	}
+	tt, err := q.targetType()
+	if err != nil {
+		return nil, err
+	}
+	return h.api.ListNodes(ctx, &consolev1.ListNodesRequest{TargetType: tt})
+}
+
+func (h *handler) getNode(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.GetNode(ctx, &consolev1.GetNodeRequest{Node: r.PathValue("node")})
+}
+
+func (h *handler) listBenchmarks(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "target_type", "with_requirements")
+	if err != nil {
+		return nil, err
+	}
+	tt, err := q.targetType()
+	if err != nil {
+		return nil, err
+	}
+	withReq, err := q.boolean("with_requirements")
+	if err != nil {
+		return nil, err
+	}
+	return h.api.ListBenchmarks(ctx, &consolev1.ListBenchmarksRequest{TargetType: tt, WithRequirements: withReq})
+}
+
+func (h *handler) listControls(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "benchmark", "target_type")
+	if err != nil {
+		return nil, err
+	}
+	tt, err := q.targetType()
+	if err != nil {
+		return nil, err
+	}
+	bench, err := q.single("benchmark")
+	if err != nil {
+		return nil, err
+	}
+	return h.api.ListControls(ctx, &consolev1.ListControlsRequest{Benchmark: bench, TargetType: tt})
+}
+
+func (h *handler) startScan(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	req := &consolev1.StartScanRequest{}
+	if err := decodeBody(w, r, req); err != nil {
+		return nil, err
+	}
+	return h.api.StartScan(ctx, req)
+}
+
+func (h *handler) listScans(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "node", "state", "page_size", "page_token")
+	if err != nil {
+		return nil, err
+	}
+	node, err := q.single("node")
+	if err != nil {
+		return nil, err
+	}
+	stateText, err := q.single("state")
+	if err != nil {
+		return nil, err
+	}
+	var state sensorv1.ScanState
+	if stateText != "" {
+		if state, err = parseScanState(stateText); err != nil {
+			return nil, badRequest("query parameter state: %v", err)
+		}
+	}
+	size, err := q.pageSize()
+	if err != nil {
+		return nil, err
+	}
+	token, err := q.single("page_token")
+	if err != nil {
+		return nil, err
+	}
+	return h.api.ListScans(ctx, &consolev1.ListScansRequest{Node: node, State: state, PageSize: size, PageToken: token})
+}
+
+func (h *handler) getScan(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: r.PathValue("id")})
+}
+
+func (h *handler) stopScan(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.StopScan(ctx, &consolev1.StopScanRequest{ScanId: r.PathValue("id")})
+}
+
+func (h *handler) listResults(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "benchmark", "status", "service", "severity", "page_size", "page_token")
+	if err != nil {
+		return nil, err
+	}
+	req := &consolev1.ListResultsRequest{ScanId: r.PathValue("id")}
+	if req.Benchmark, err = q.single("benchmark"); err != nil {
+		return nil, err
+	}
+	if req.Service, err = q.single("service"); err != nil {
+		return nil, err
+	}
+	sev, err := q.single("severity")
+	if err != nil {
+		return nil, err
+	}
+	if sev != "" {
+		parsed, err := posture.ParseSeverity(sev)
+		if err != nil {
+			return nil, badRequest("query parameter severity: %v", err)
+		}
+		req.Severity = string(parsed)
+	}
+	// status may repeat (status=fail&status=error) or list values with commas.
+	seen := map[sensorv1.Status]bool{}
+	for _, v := range q.values["status"] {
+		for _, part := range strings.Split(v, ",") {
+			st, err := parseStatus(strings.TrimSpace(part))
+			if err != nil {
+				return nil, badRequest("query parameter status: %v", err)
+			}
+			if !seen[st] {
+				seen[st] = true
+				req.Statuses = append(req.Statuses, st)
+			}
+		}
+	}
+	if req.PageSize, err = q.pageSize(); err != nil {
+		return nil, err
+	}
+	if req.PageToken, err = q.single("page_token"); err != nil {
+		return nil, err
+	}
+	return h.api.ListResults(ctx, req)
+}
+
+func (h *handler) createEnrolmentToken(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	req := &consolev1.CreateEnrolmentTokenRequest{}
+	if err := decodeBody(w, r, req); err != nil {
+		return nil, err
+	}
+	return h.api.CreateEnrolmentToken(ctx, req)
+}
+
+// query is a request's parsed query string.
+type query struct {
+	values url.Values
+}
+
+// parseQuery parses the query string strictly: malformed escapes and parameters the route
+// does not know are refused, so a typo never silently widens a filter.
+func parseQuery(r *http.Request, allowed ...string) (query, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return query{}, badRequest("malformed query string: %v", err)
+	}
+	var unknown []string
+	for k := range values {
+		known := false
+		for _, a := range allowed {
+			if k == a {
+				known = true
+				break
+			}
+		}
+		if !known {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		if len(allowed) == 0 {
+			return query{}, badRequest("unknown query parameter %q; this route takes none", unknown[0])
+		}
+		return query{}, badRequest("unknown query parameter %q (want one of %s)", unknown[0], strings.Join(allowed, ", "))
+	}
+	return query{values: values}, nil
+}
+
+// single returns the one value of a parameter ("" when absent); repeating it is an error.
+func (q query) single(name string) (string, error) {
+	vs := q.values[name]
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	default:
+		return "", badRequest("query parameter %s is given %d times; give it once", name, len(vs))
+	}
+}
+
+// targetType returns the validated target_type parameter ("" when absent).
+func (q query) targetType() (string, error) {
+	v, err := q.single("target_type")
+	if err != nil || v == "" {
+		return "", err
+	}
+	tt, err := posture.ParseTargetType(v)
+	if err != nil {
+		return "", badRequest("query parameter target_type: %v", err)
+	}
+	return string(tt), nil
+}
+
+// boolean returns a true/false parameter (false when absent).
+func (q query) boolean(name string) (bool, error) {
+	v, err := q.single(name)
+	if err != nil || v == "" {
+		return false, err
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("query parameter %s is %q; want true or false", name, v)
+	}
+	return b, nil
+}
+
+// pageSize returns the page_size parameter (0, the server's default, when absent).
+func (q query) pageSize() (uint32, error) {
+	v, err := q.single("page_size")
+	if err != nil || v == "" {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil {
+		return 0, badRequest("query parameter page_size is %q; want a whole number from 0 to %d", v, uint32(1<<32-1))
+	}
+	return uint32(n), nil
+}
+
+// parseStatus reads a result status the way people and the JSON API write it: "fail",
+// "FAIL" or "STATUS_FAIL".
+func parseStatus(s string) (sensorv1.Status, error) {
+	upper := strings.ToUpper(s)
+	if v, ok := sensorv1.Status_value[upper]; ok && v != 0 {
+		return sensorv1.Status(v), nil
+	}
+	st, err := posture.ParseStatus(s)
+	if err != nil {
+		return 0, err
+	}
+	return sensorv1.Status(sensorv1.Status_value["STATUS_"+strings.ToUpper(string(st))]), nil
+}
+
+// parseScanState reads a scan state the way people and the JSON API write it: "timed_out",
+// "TIMED_OUT" or "SCAN_STATE_TIMED_OUT".
+func parseScanState(s string) (sensorv1.ScanState, error) {
+	upper := strings.ToUpper(s)
+	if v, ok := sensorv1.ScanState_value[upper]; ok && v != 0 {
+		return sensorv1.ScanState(v), nil
+	}
+	st, err := posture.ParseScanState(strings.ToLower(s))
+	if err != nil {
+		return 0, err
+	}
+	return sensorv1.ScanState(sensorv1.ScanState_value["SCAN_STATE_"+strings.ToUpper(string(st))]), nil
+}

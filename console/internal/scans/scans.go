@@ -1,0 +1,586 @@
+// Package scans owns the scan lifecycle on the console: starting scans (one per target node,
+// sharing a group id), dispatching their jobs, taking progress and heartbeats, ingesting result
+// batches, computing scores at completion, stopping, and timing out scans whose sensor went
+// quiet or whose node never took the job.
+package scans
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/pkg/catalog"
+	"github.com/palisadehq/palisade/pkg/posture"
+	"github.com/palisadehq/palisade/pkg/wire"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// Dispatcher delivers jobs and commands to nodes (the NATS bus).
+type Dispatcher interface {
+	EnsureNode(ctx context.Context, nodeID string) error
+	PublishJob(ctx context.Context, job *sensorv1.Job) error
+	PublishCommand(ctx context.Context, nodeID string, cmd *sensorv1.Command) error
+}
+
+// Config builds a Manager.
+type Config struct {
+	Store      store.Store
+	Catalog    *catalog.Catalog
+	Dispatcher Dispatcher
+	Logger     *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// JobExpiry is how long a job waits for an offline node before the scan times out.
+	JobExpiry time.Duration
+	// HeartbeatInterval is how often a running sensor reports.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout is how long a running scan may go without a heartbeat.
+	HeartbeatTimeout time.Duration
+	// BatchSize is the number of results per batch a sensor is asked to send.
+	BatchSize int
+	// MaxBatchResults is the most results one batch may carry.
+	MaxBatchResults int
+	// SweepInterval is how often timeouts are checked.
+	SweepInterval time.Duration
+	// Registerer receives the manager's metrics; none are registered when nil.
+	Registerer prometheus.Registerer
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultJobExpiry         = 24 * time.Hour
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultHeartbeatTimeout  = 60 * time.Second
+	DefaultBatchSize         = 500
+	DefaultMaxBatchResults   = 5000
+	DefaultSweepInterval     = 5 * time.Second
+	maxReasonLen             = 4096
+	maxResourceLen           = 1024
+	maxEvidence              = 64
+	maxEvidenceField         = 4096
+)
+
+// Error kinds; the API edge turns them into status codes.
+var (
+	ErrInvalid    = errors.New("invalid request")
+	ErrNotFound   = errors.New("not found")
+	ErrPermission = errors.New("permission denied")
+	ErrState      = errors.New("wrong state")
+)
+
+// Manager runs the scan lifecycle. It is safe for concurrent use.
+type Manager struct {
+	cfg Config
+	log *zap.Logger
+
+	// mu guards controls, the per-scan control sets cached for ingest.
+	mu       sync.Mutex
+	controls map[string]map[string]store.ScanControl
+
+	batches *prometheus.CounterVec // by outcome: stored, duplicate, rejected
+	results prometheus.Counter
+	states  *prometheus.CounterVec // scans reaching a state
+}
+
+// New builds a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Catalog == nil || cfg.Dispatcher == nil {
+		return nil, errors.New("scans: store, catalog and dispatcher are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.JobExpiry <= 0 {
+		cfg.JobExpiry = DefaultJobExpiry
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.MaxBatchResults <= 0 {
+		cfg.MaxBatchResults = DefaultMaxBatchResults
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	m := &Manager{
+		cfg: cfg, log: cfg.Logger, controls: map[string]map[string]store.ScanControl{},
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_result_batches_total", Help: "Result batches received, by outcome (stored, duplicate, rejected)."}, []string{"outcome"}),
+		results: prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_results_stored_total", Help: "Results committed to the store."}),
+		states:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_scan_transitions_total", Help: "Scans reaching a state."}, []string{"state"}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{m.batches, m.results, m.states} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// HeartbeatInterval is how often sensors are asked to report while scanning.
+func (m *Manager) HeartbeatInterval() time.Duration { return m.cfg.HeartbeatInterval }
+
+// StartRequest asks for a scan of nodes against benchmarks.
+type StartRequest struct {
+	// Nodes are node ids or names.
+	Nodes []string
+	// Benchmarks are benchmark ids or short names (resolved per node's target type).
+	Benchmarks []string
+	// Exclude lists controls left out.
+	Exclude []string
+	Actor   string
+}
+
+// Start creates one scan per node (sharing a group id), stores them queued, publishes one job
+// per node and marks each dispatched. Nothing is stored when the request is invalid.
+func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.Scan, error) {
+	if len(req.Nodes) == 0 {
+		return "", nil, fmt.Errorf("%w: name at least one node", ErrInvalid)
+	}
+	if len(req.Benchmarks) == 0 {
+		return "", nil, fmt.Errorf("%w: name at least one benchmark", ErrInvalid)
+	}
+	now := m.cfg.Now().UTC()
+	groupID := newID("grp")
+	type planned struct {
+		scan store.NewScan
+		node store.Node
+		ctls []*catalog.Control
+	}
+	var plans []planned
+	seenNodes := map[string]bool{}
+	for _, ref := range req.Nodes {
+		node, err := m.cfg.Store.FindNode(ctx, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil, fmt.Errorf("%w: unknown node %q", ErrNotFound, ref)
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return "", nil, fmt.Errorf("%w: several nodes are named %q; use the node id", ErrInvalid, ref)
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		if seenNodes[node.ID] {
+			continue
+		}
+		seenNodes[node.ID] = true
+		var benchIDs []string
+		for _, b := range req.Benchmarks {
+			bm, err := m.cfg.Catalog.ResolveBenchmark(strings.TrimSpace(b), node.TargetType)
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: node %s: %v", ErrInvalid, node.Name, err)
+			}
+			if !contains(benchIDs, bm.ID) {
+				benchIDs = append(benchIDs, bm.ID)
+			}
+		}
+		sort.Strings(benchIDs)
+		ctls, err := m.cfg.Catalog.ControlSet(benchIDs, req.Exclude)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if len(ctls) == 0 {
+			return "", nil, fmt.Errorf("%w: node %s: no controls left to run", ErrInvalid, node.Name)
+		}
+		ns := store.NewScan{
+			ID: newID("scn"), GroupID: groupID, NodeID: node.ID, BenchmarkIDs: benchIDs,
+			CreatedAt: now, CreatedBy: req.Actor,
+		}
+		for _, c := range ctls {
+			sc := store.ScanControl{ControlID: c.ID, Title: c.Title, Severity: c.Severity, Service: c.Service}
+			for _, ref := range c.References() {
+				if contains(benchIDs, ref.BenchmarkID) && !contains(sc.Benchmarks, ref.BenchmarkID) {
+					sc.Benchmarks = append(sc.Benchmarks, ref.BenchmarkID)
+				}
+			}
+			ns.Controls = append(ns.Controls, sc)
+		}
+		plans = append(plans, planned{scan: ns, node: node, ctls: ctls})
+	}
+	newScans := make([]store.NewScan, len(plans))
+	for i, p := range plans {
+		newScans[i] = p.scan
+	}
+	if err := m.cfg.Store.CreateScans(ctx, newScans); err != nil {
+		return "", nil, fmt.Errorf("store scans: %w", err)
+	}
+	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
+		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(plans), strings.Join(req.Benchmarks, ","))})
+
+	out := make([]store.Scan, 0, len(plans))
+	for _, p := range plans {
+		sc, err := m.dispatch(ctx, p.scan, p.ctls)
+		if err != nil {
+			m.log.Warn("dispatch failed", zap.String("scan", p.scan.ID), zap.Error(err))
+			sc, _ = m.cfg.Store.TransitionScan(ctx, p.scan.ID, store.Transition{State: posture.Failed, Message: "dispatch failed: " + err.Error(), At: m.cfg.Now().UTC()})
+		}
+		out = append(out, sc)
+	}
+	return groupID, out, nil
+}
+
+func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, ctls []*catalog.Control) (store.Scan, error) {
+	doc, err := catalog.MarshalControls(ctls)
+	if err != nil {
+		return store.Scan{}, err
+	}
+	now := m.cfg.Now().UTC()
+	job := &sensorv1.Job{
+		ScanId:           ns.ID,
+		NodeId:           ns.NodeID,
+		BenchmarkIds:     ns.BenchmarkIDs,
+		Controls:         doc,
+		CreatedAt:        timestamppb.New(now),
+		ExpiresAt:        timestamppb.New(now.Add(m.cfg.JobExpiry)),
+		HeartbeatSeconds: uint32(max(1, m.cfg.HeartbeatInterval/time.Second)),
+		BatchSize:        uint32(m.cfg.BatchSize),
+	}
+	if err := m.cfg.Dispatcher.EnsureNode(ctx, ns.NodeID); err != nil {
+		return store.Scan{}, err
+	}
+	if err := m.cfg.Dispatcher.PublishJob(ctx, job); err != nil {
+		return store.Scan{}, err
+	}
+	sc, err := m.cfg.Store.TransitionScan(ctx, ns.ID, store.Transition{State: posture.Dispatched, At: now})
+	if errors.Is(err, store.ErrBadTransition) {
+		// The sensor was quicker than us and already reported running.
+		return m.cfg.Store.GetScan(ctx, ns.ID)
+	}
+	return sc, err
+}
+
+// Stop asks the node to stop a scan and records it cancelled.
+func (m *Manager) Stop(ctx context.Context, scanID, actor string) (store.Scan, error) {
+	sc, err := m.getScan(ctx, scanID)
+	if err != nil {
+		return store.Scan{}, err
+	}
+	if sc.State.Terminal() {
+		return store.Scan{}, fmt.Errorf("%w: scan %s is already %s", ErrState, scanID, sc.State)
+	}
+	if err := m.cfg.Dispatcher.PublishCommand(ctx, sc.NodeID, &sensorv1.Command{ScanId: scanID, Action: sensorv1.Command_ACTION_STOP}); err != nil {
+		m.log.Warn("stop command not delivered", zap.String("scan", scanID), zap.Error(err))
+	}
+	now := m.cfg.Now().UTC()
+	msg := "stopped by " + actor
+	sc, err = m.cfg.Store.TransitionScan(ctx, scanID, store.Transition{State: posture.Cancelled, Message: msg, At: now})
+	if errors.Is(err, store.ErrBadTransition) {
+		cur, _ := m.cfg.Store.GetScan(ctx, scanID)
+		return store.Scan{}, fmt.Errorf("%w: scan %s is already %s", ErrState, scanID, cur.State)
+	}
+	if err != nil {
+		return store.Scan{}, err
+	}
+	m.forget(scanID)
+	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "scan.stop", Target: scanID})
+	return sc, nil
+}
+
+func (m *Manager) getScan(ctx context.Context, scanID string) (store.Scan, error) {
+	sc, err := m.cfg.Store.GetScan(ctx, scanID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Scan{}, fmt.Errorf("%w: unknown scan %q", ErrNotFound, scanID)
+	}
+	return sc, err
+}
+
+// ownScan loads a scan and checks that it belongs to the node.
+func (m *Manager) ownScan(ctx context.Context, nodeID, scanID string) (store.Scan, error) {
+	sc, err := m.getScan(ctx, scanID)
+	if err != nil {
+		return store.Scan{}, err
+	}
+	if sc.NodeID != nodeID {
+		return store.Scan{}, fmt.Errorf("%w: scan %s belongs to another node", ErrPermission, scanID)
+	}
+	return sc, nil
+}
+
+// Update takes a sensor's state report, progress or heartbeat for one of its scans and
+// returns the scan's state afterwards.
+func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.UpdateScanRequest) (posture.ScanState, error) {
+	sc, err := m.ownScan(ctx, nodeID, req.GetScanId())
+	if err != nil {
+		return "", err
+	}
+	now := m.cfg.Now().UTC()
+	_ = m.cfg.Store.TouchNode(ctx, nodeID, now)
+	if sc.State.Terminal() {
+		return sc.State, nil
+	}
+	var next posture.ScanState
+	switch req.GetState() {
+	case sensorv1.ScanState_SCAN_STATE_UNSPECIFIED:
+	case sensorv1.ScanState_SCAN_STATE_RUNNING:
+		next = posture.Running
+	case sensorv1.ScanState_SCAN_STATE_FAILED:
+		next = posture.Failed
+	case sensorv1.ScanState_SCAN_STATE_CANCELLED:
+		next = posture.Cancelled
+	default:
+		return "", fmt.Errorf("%w: a sensor may report running, failed or cancelled, not %s", ErrInvalid, req.GetState())
+	}
+	if next != "" && next != sc.State {
+		sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
+		if errors.Is(err, store.ErrBadTransition) {
+			cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
+			if gerr != nil {
+				return "", gerr
+			}
+			return cur.State, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if next.Terminal() {
+			m.forget(sc.ID)
+			return sc.State, nil
+		}
+	}
+	if sc.State == posture.Running {
+		if err := m.cfg.Store.RecordProgress(ctx, sc.ID, int(req.GetControlsDone()), int(req.GetControlsTotal()), now); err != nil {
+			return "", err
+		}
+	}
+	return sc.State, nil
+}
+
+// Ingest validates and stores one result batch of a node's running scan. A batch is stored
+// whole or not at all; a batch seen before is acknowledged again without storing anything. On
+// the final batch the scan's scores are computed and the scan completes. Validation failures
+// come back as an ack with an error (nothing stored) and a nil error.
+func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultBatch) (*sensorv1.BatchAck, error) {
+	ack := &sensorv1.BatchAck{ScanId: b.GetScanId(), Seq: b.GetSeq()}
+	reject := func(format string, args ...any) (*sensorv1.BatchAck, error) {
+		ack.Error = fmt.Sprintf(format, args...)
+		m.batches.WithLabelValues("rejected").Inc()
+		return ack, nil
+	}
+	sc, err := m.ownScan(ctx, nodeID, b.GetScanId())
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrPermission) {
+		return reject("%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.GetSeq() == 0 {
+		return reject("batch seq must start at 1")
+	}
+	if n := len(b.GetResults()); n > m.cfg.MaxBatchResults {
+		return reject("batch %d has %d results; the limit is %d", b.GetSeq(), n, m.cfg.MaxBatchResults)
+	}
+	if sc.State != posture.Running {
+		if sc.State == posture.Complete && b.GetFinal() {
+			// The final ack was lost; the scan is already complete.
+			return ack, nil
+		}
+		return reject("scan %s is %s, not running", sc.ID, sc.State)
+	}
+	ctls, err := m.scanControls(ctx, sc.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := m.cfg.Now().UTC()
+	batch := store.Batch{ScanID: sc.ID, NodeID: nodeID, Seq: b.GetSeq(), ReceivedAt: now, Results: make([]store.Result, 0, len(b.GetResults()))}
+	for i, r := range b.GetResults() {
+		ctl, ok := ctls[r.GetControlId()]
+		if !ok {
+			return reject("result %d: control %q is not part of scan %s", i, r.GetControlId(), sc.ID)
+		}
+		st, ok := wire.StatusFromProto(r.GetStatus())
+		if !ok {
+			return reject("result %d (control %s): unknown status %d", i, r.GetControlId(), r.GetStatus())
+		}
+		res := strings.TrimSpace(r.GetResource())
+		if res == "" {
+			return reject("result %d (control %s): empty resource", i, r.GetControlId())
+		}
+		if len(res) > maxResourceLen {
+			return reject("result %d (control %s): resource longer than %d bytes", i, r.GetControlId(), maxResourceLen)
+		}
+		if len(r.GetEvidence()) > maxEvidence {
+			return reject("result %d (control %s): %d evidence items; the limit is %d", i, r.GetControlId(), len(r.GetEvidence()), maxEvidence)
+		}
+		out := store.Result{
+			ScanID: sc.ID, NodeID: nodeID, ControlID: ctl.ControlID, Resource: res, Status: st,
+			Severity: ctl.Severity, Service: ctl.Service, Reason: truncate(r.GetReason(), maxReasonLen),
+		}
+		for _, e := range r.GetEvidence() {
+			out.Evidence = append(out.Evidence, store.Evidence{
+				Source: truncate(e.GetSource(), maxEvidenceField), Line: int(e.GetLine()), Key: truncate(e.GetKey(), maxEvidenceField),
+				Actual: truncate(e.GetActual(), maxEvidenceField), Expected: truncate(e.GetExpected(), maxEvidenceField),
+			})
+		}
+		batch.Results = append(batch.Results, out)
+	}
+	outcome, err := m.cfg.Store.StoreBatch(ctx, batch)
+	if err != nil {
+		return nil, fmt.Errorf("store batch: %w", err)
+	}
+	ack.Stored = uint32(outcome.Stored)
+	if outcome.Duplicate {
+		m.batches.WithLabelValues("duplicate").Inc()
+	} else {
+		m.batches.WithLabelValues("stored").Inc()
+		m.results.Add(float64(outcome.Stored))
+	}
+	if !b.GetFinal() {
+		return ack, nil
+	}
+	if err := m.complete(ctx, sc.ID, b.GetTotalResults(), ctls); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return reject("%v", err)
+		}
+		return nil, err
+	}
+	return ack, nil
+}
+
+// complete scores a scan and marks it complete.
+func (m *Manager) complete(ctx context.Context, scanID string, total uint64, ctls map[string]store.ScanControl) error {
+	sc, err := m.cfg.Store.GetScan(ctx, scanID)
+	if err != nil {
+		return err
+	}
+	if uint64(sc.ResultsStored) < total {
+		return fmt.Errorf("%w: final batch says %d results but %d are stored; resend the missing batches", ErrInvalid, total, sc.ResultsStored)
+	}
+	counts, err := m.cfg.Store.StatusCounts(ctx, scanID)
+	if err != nil {
+		return err
+	}
+	scores := ScoreBenchmarks(sc.BenchmarkIDs, ctls, counts)
+	if _, err := m.cfg.Store.CompleteScan(ctx, scanID, scores, m.cfg.Now().UTC()); err != nil {
+		if errors.Is(err, store.ErrBadTransition) {
+			return fmt.Errorf("%w: scan %s is no longer running", ErrInvalid, scanID)
+		}
+		return err
+	}
+	m.forget(scanID)
+	m.log.Info("scan complete", zap.String("scan", scanID), zap.Int64("results", sc.ResultsStored))
+	return nil
+}
+
+// ScoreBenchmarks sums each benchmark's control counts and returns the scores in benchmark
+// order. It is the one place scores are computed from results.
+func ScoreBenchmarks(benchmarkIDs []string, ctls map[string]store.ScanControl, counts map[string]posture.Counts) []store.Score {
+	scores := make([]store.Score, 0, len(benchmarkIDs))
+	for _, bid := range benchmarkIDs {
+		var c posture.Counts
+		for id, ctl := range ctls {
+			if contains(ctl.Benchmarks, bid) {
+				c.Merge(counts[id])
+			}
+		}
+		scores = append(scores, store.Score{BenchmarkID: bid, Counts: c})
+	}
+	return scores
+}
+
+func (m *Manager) scanControls(ctx context.Context, scanID string) (map[string]store.ScanControl, error) {
+	m.mu.Lock()
+	ctls, ok := m.controls[scanID]
+	m.mu.Unlock()
+	if ok {
+		return ctls, nil
+	}
+	ctls, err := m.cfg.Store.ScanControls(ctx, scanID)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.controls[scanID] = ctls
+	m.mu.Unlock()
+	return ctls, nil
+}
+
+func (m *Manager) forget(scanID string) {
+	m.mu.Lock()
+	delete(m.controls, scanID)
+	m.mu.Unlock()
+}
+
+// Sweep times out running scans without a recent heartbeat and scans whose job was not taken
+// before it expired.
+func (m *Manager) Sweep(ctx context.Context) error {
+	now := m.cfg.Now().UTC()
+	stale, err := m.cfg.Store.StaleScans(ctx, now.Add(-m.cfg.HeartbeatTimeout), now.Add(-m.cfg.JobExpiry))
+	if err != nil {
+		return err
+	}
+	for _, sc := range stale {
+		msg := fmt.Sprintf("no heartbeat from the sensor for %s", m.cfg.HeartbeatTimeout)
+		if sc.State != posture.Running {
+			msg = fmt.Sprintf("the node did not take the job within %s", m.cfg.JobExpiry)
+		}
+		if _, err := m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: posture.TimedOut, Message: msg, At: now}); err != nil && !errors.Is(err, store.ErrBadTransition) {
+			return err
+		}
+		m.forget(sc.ID)
+		// Tell a sensor that may still be working to stop.
+		_ = m.cfg.Dispatcher.PublishCommand(ctx, sc.NodeID, &sensorv1.Command{ScanId: sc.ID, Action: sensorv1.Command_ACTION_STOP})
+		m.log.Info("scan timed out", zap.String("scan", sc.ID), zap.String("reason", msg))
+	}
+	return nil
+}
+
+// Run sweeps for timeouts until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("sweep failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+func newID(prefix string) string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

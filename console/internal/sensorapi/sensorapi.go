@@ -1,0 +1,262 @@
+// Package sensorapi implements the SensorService the console serves to sensors and cloud
+// connectors: enrolment with a one-time token, hello with node facts, scan state reports and
+// the acknowledged result stream. Every call but Enrol acts for the node named in the caller's
+// mTLS certificate, and only for that node.
+package sensorapi
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/palisadehq/palisade/console/internal/api"
+	"github.com/palisadehq/palisade/console/internal/scans"
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/pkg/enrolment"
+	"github.com/palisadehq/palisade/pkg/posture"
+	"github.com/palisadehq/palisade/pkg/wire"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// Authority signs node certificates.
+type Authority interface {
+	SignNode(csrDER []byte, nodeID string, ttl time.Duration) ([]byte, error)
+	CACertPEM() []byte
+}
+
+// Bus prepares a node's job delivery.
+type Bus interface {
+	EnsureNode(ctx context.Context, nodeID string) error
+	URLs() []string
+}
+
+// Config builds a Server.
+type Config struct {
+	Store     store.Store
+	Scans     *scans.Manager
+	Authority Authority
+	Bus       Bus
+	// ParseToken checks an enrolment token's form and returns the hash it is stored under.
+	ParseToken func(token string) (hash []byte, err error)
+	// NodeIDFromCert names the node a verified client certificate belongs to.
+	NodeIDFromCert func(*x509.Certificate) (string, error)
+	// CertTTL is the lifetime of node certificates.
+	CertTTL time.Duration
+	Logger  *zap.Logger
+	Now     func() time.Time
+}
+
+// Server implements sensorv1.SensorServiceServer.
+type Server struct {
+	sensorv1.UnimplementedSensorServiceServer
+	cfg Config
+	log *zap.Logger
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Scans == nil || cfg.Authority == nil || cfg.Bus == nil || cfg.ParseToken == nil || cfg.NodeIDFromCert == nil {
+		return nil, errors.New("sensorapi: store, scans, authority, bus, ParseToken and NodeIDFromCert are required")
+	}
+	if cfg.CertTTL <= 0 {
+		cfg.CertTTL = 365 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Server{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Enrol exchanges an enrolment token and a CSR for a node identity.
+func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensorv1.EnrolResponse, error) {
+	if err := checkCapability(req.GetCapabilityVersion()); err != nil {
+		return nil, err
+	}
+	hash, err := s.cfg.ParseToken(req.GetToken())
+	if err != nil {
+		return nil, status.Errorf(codes.Unauthenticated, "enrolment token: %v", err)
+	}
+	csr, err := x509.ParseCertificateRequest(req.GetCsrDer())
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "certificate request: %v", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "certificate request signature: %v", err)
+	}
+	facts, tt, err := factsFromProto(req.GetFacts())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	now := s.cfg.Now().UTC()
+	nodeID, err := enrolment.NewNodeID()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "node id: %v", err)
+	}
+	node := store.Node{ID: nodeID, Name: facts.Hostname, TargetType: tt, Facts: facts, EnrolledAt: now, LastSeenAt: now}
+	if err := s.cfg.Store.EnrolNode(ctx, hash, node, now); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, status.Error(codes.Unauthenticated, "unknown enrolment token; create one with `palisade-console token create`")
+		case errors.Is(err, store.ErrTokenExpired):
+			return nil, status.Error(codes.Unauthenticated, "enrolment token expired; create a new one with `palisade-console token create`")
+		case errors.Is(err, store.ErrTokenUsedUp):
+			return nil, status.Error(codes.Unauthenticated, "enrolment token has no uses left; create a new one with `palisade-console token create`")
+		case errors.Is(err, store.ErrTokenRevoked):
+			return nil, status.Error(codes.Unauthenticated, "enrolment token was revoked")
+		}
+		return nil, status.Errorf(codes.Internal, "enrol: %v", err)
+	}
+	certPEM, err := s.cfg.Authority.SignNode(req.GetCsrDer(), node.ID, s.cfg.CertTTL)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "sign node certificate: %v", err)
+	}
+	if err := s.cfg.Bus.EnsureNode(ctx, node.ID); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
+	}
+	_ = s.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "node:" + node.ID, Action: "node.enrol", Target: node.ID,
+		Detail: fmt.Sprintf("hostname=%s type=%s", node.Name, tt)})
+	s.log.Info("node enrolled", zap.String("node", node.ID), zap.String("hostname", node.Name))
+	return &sensorv1.EnrolResponse{NodeId: node.ID, CertificatePem: certPEM, CaPem: s.cfg.Authority.CACertPEM(), NatsUrls: s.cfg.Bus.URLs()}, nil
+}
+
+// Hello records the node's facts after a (re)connect.
+func (s *Server) Hello(ctx context.Context, req *sensorv1.HelloRequest) (*sensorv1.HelloResponse, error) {
+	nodeID, err := s.node(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCapability(req.GetCapabilityVersion()); err != nil {
+		return nil, err
+	}
+	facts, _, err := factsFromProto(req.GetFacts())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := s.cfg.Store.UpdateNodeFacts(ctx, nodeID, facts, s.cfg.Now().UTC()); err != nil {
+		return nil, api.ToStatus(err)
+	}
+	if err := s.cfg.Bus.EnsureNode(ctx, nodeID); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
+	}
+	return &sensorv1.HelloResponse{
+		NodeId: nodeID, NatsUrls: s.cfg.Bus.URLs(), CapabilityVersion: wire.CapabilityVersion,
+		HeartbeatSeconds: uint32(max(1, s.cfg.Scans.HeartbeatInterval()/time.Second)),
+	}, nil
+}
+
+// UpdateScan records a scan's state, progress or heartbeat.
+func (s *Server) UpdateScan(ctx context.Context, req *sensorv1.UpdateScanRequest) (*sensorv1.UpdateScanResponse, error) {
+	nodeID, err := s.node(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.cfg.Scans.Update(ctx, nodeID, req)
+	if err != nil {
+		return nil, api.ToStatus(err)
+	}
+	return &sensorv1.UpdateScanResponse{State: wire.StateToProto(st)}, nil
+}
+
+// StreamResults stores result batches and acknowledges each after its commit.
+func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer) error {
+	ctx := stream.Context()
+	nodeID, err := s.node(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		b, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ack, err := s.cfg.Scans.Ingest(ctx, nodeID, b)
+		if err != nil {
+			s.log.Warn("ingest failed", zap.String("node", nodeID), zap.String("scan", b.GetScanId()), zap.Error(err))
+			return api.ToStatus(err)
+		}
+		if ack.GetError() != "" {
+			s.log.Warn("batch rejected", zap.String("node", nodeID), zap.String("scan", b.GetScanId()),
+				zap.Uint64("seq", b.GetSeq()), zap.String("reason", ack.GetError()))
+		}
+		if err := stream.Send(ack); err != nil {
+			return err
+		}
+	}
+}
+
+// node authenticates the calling node from its verified client certificate.
+func (s *Server) node(ctx context.Context) (string, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", status.Error(codes.Unauthenticated, "no peer information")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return "", status.Error(codes.Unauthenticated, "a node certificate is required; enrol the sensor first")
+	}
+	id, err := s.cfg.NodeIDFromCert(info.State.VerifiedChains[0][0])
+	if err != nil {
+		return "", status.Errorf(codes.Unauthenticated, "node certificate: %v", err)
+	}
+	if _, err := s.cfg.Store.GetNode(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return "", status.Errorf(codes.PermissionDenied, "node %s is not enrolled here", id)
+		}
+		return "", api.ToStatus(err)
+	}
+	return id, nil
+}
+
+func checkCapability(v uint32) error {
+	if v < wire.MinCapabilityVersion || v > wire.CapabilityVersion {
+		return status.Errorf(codes.FailedPrecondition, "sensor speaks protocol version %d; this console supports %d to %d: upgrade the older side",
+			v, wire.MinCapabilityVersion, wire.CapabilityVersion)
+	}
+	return nil
+}
+
+const maxFactLen = 256
+
+func factsFromProto(f *sensorv1.NodeFacts) (store.NodeFacts, posture.TargetType, error) {
+	if f == nil {
+		return store.NodeFacts{}, "", errors.New("node facts are required")
+	}
+	tt := posture.Linux
+	if f.GetTargetType() != "" {
+		var err error
+		if tt, err = posture.ParseTargetType(f.GetTargetType()); err != nil {
+			return store.NodeFacts{}, "", err
+		}
+	}
+	out := store.NodeFacts{
+		Hostname: strings.TrimSpace(f.GetHostname()), OSID: f.GetOsId(), OSVersion: f.GetOsVersion(), OSName: f.GetOsName(),
+		Kernel: f.GetKernel(), Arch: f.GetArch(), MachineID: f.GetMachineId(), SensorVersion: f.GetSensorVersion(),
+		CatalogVersion: f.GetCatalogVersion(),
+	}
+	if out.Hostname == "" {
+		return store.NodeFacts{}, "", errors.New("node facts: hostname is required")
+	}
+	for name, v := range map[string]string{"hostname": out.Hostname, "os_id": out.OSID, "os_version": out.OSVersion, "os_name": out.OSName,
+		"kernel": out.Kernel, "arch": out.Arch, "machine_id": out.MachineID, "sensor_version": out.SensorVersion, "catalog_version": out.CatalogVersion} {
+		if len(v) > maxFactLen {
+			return store.NodeFacts{}, "", fmt.Errorf("node facts: %s is longer than %d bytes", name, maxFactLen)
+		}
+	}
+	return out, tt, nil
+}

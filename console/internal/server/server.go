@@ -1,0 +1,402 @@
+// Package server assembles the console: store, certificate authority, NATS bus, scan manager,
+// the gRPC listener (sensor and user services) and the HTTP listener (REST/JSON, health,
+// metrics), and runs them until the context ends.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/palisadehq/palisade/console/internal/api"
+	"github.com/palisadehq/palisade/console/internal/auth"
+	"github.com/palisadehq/palisade/console/internal/bus"
+	"github.com/palisadehq/palisade/console/internal/pki"
+	"github.com/palisadehq/palisade/console/internal/rest"
+	"github.com/palisadehq/palisade/console/internal/scans"
+	"github.com/palisadehq/palisade/console/internal/sensorapi"
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/console/internal/store/sqlite"
+	"github.com/palisadehq/palisade/pkg/catalog"
+	"github.com/palisadehq/palisade/pkg/enrolment"
+	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// Config is everything `palisade-console serve` takes.
+type Config struct {
+	// DataDir holds the database, the PKI, JetStream data and the local CLI credentials.
+	DataDir string
+	// GRPCAddr is where sensors and automation connect (TLS).
+	GRPCAddr string
+	// HTTPAddr serves REST/JSON, /healthz and /metrics.
+	HTTPAddr string
+	// NATSAddr is where the embedded NATS server listens for sensors.
+	NATSAddr string
+	// NATSURL points at an external NATS cluster instead of the embedded server.
+	NATSURL string
+	// NATSCredsFile authenticates the console to the external cluster.
+	NATSCredsFile string
+	// CatalogDir adds an operator's controls and benchmarks to the built-in catalogue.
+	CatalogDir string
+	// Hosts are extra DNS names or IPs for the server certificate.
+	Hosts []string
+
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+	JobExpiry         time.Duration
+	SweepInterval     time.Duration
+	// BatchSize is the number of results per batch sensors are asked to send.
+	BatchSize int
+	// GRPCOptions are added to the gRPC server's options (interceptors for tests or
+	// extensions).
+	GRPCOptions []grpc.ServerOption
+
+	Logger *zap.Logger
+	// OnReady is called once every listener is up.
+	OnReady func(Info)
+}
+
+// Info describes a running console.
+type Info struct {
+	DataDir  string
+	GRPCAddr string
+	HTTPAddr string
+	NATSURLs []string
+	// AdminPassword is set only on the first start, when the admin user is created.
+	AdminPassword string
+	// CLIToken is the local admin API token, also stored in <data-dir>/cli.token.
+	CLIToken       string
+	CAFingerprint  string
+	CatalogVersion string
+}
+
+// ConsoleFile is the name of the file in the data directory that tells local clients where
+// the running console listens.
+const ConsoleFile = "console.json"
+
+// CLITokenFile holds the local admin API token.
+const CLITokenFile = "cli.token"
+
+// LocalInfo is the content of ConsoleFile.
+type LocalInfo struct {
+	GRPCAddr string   `json:"grpc_addr"`
+	HTTPAddr string   `json:"http_addr"`
+	NATSURLs []string `json:"nats_urls"`
+}
+
+// Run starts the console and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.DataDir == "" {
+		return errors.New("a data directory is required (--data-dir)")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		return fmt.Errorf("load catalogue: %w", err)
+	}
+	if cfg.CatalogDir != "" {
+		if cat, err = cat.Merge(os.DirFS(cfg.CatalogDir)); err != nil {
+			return fmt.Errorf("load extra catalogue from %s (--catalog-dir): %w", cfg.CatalogDir, err)
+		}
+	}
+
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "palisade.db"), Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	ca, err := pki.LoadOrCreate(pki.Config{Dir: filepath.Join(cfg.DataDir, "pki"), Hosts: cfg.Hosts})
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+
+	grpcLis, err := listen(cfg.GRPCAddr, "--grpc-addr")
+	if err != nil {
+		return err
+	}
+	defer grpcLis.Close()
+	httpLis, err := listen(cfg.HTTPAddr, "--http-addr")
+	if err != nil {
+		return err
+	}
+	defer httpLis.Close()
+
+	b, err := bus.Start(ctx, bus.Config{
+		DataDir: cfg.DataDir, Listen: cfg.NATSAddr, Authority: ca, ExternalURL: cfg.NATSURL,
+		ExternalCredsFile: cfg.NATSCredsFile, Logger: log.Named("nats"),
+	})
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer b.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mgr, err := scans.New(scans.Config{
+		Store: st, Catalog: cat, Dispatcher: b, Logger: log.Named("scans"),
+		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatTimeout: cfg.HeartbeatTimeout,
+		JobExpiry: cfg.JobExpiry, SweepInterval: cfg.SweepInterval, BatchSize: cfg.BatchSize, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	apiSrv, err := api.New(api.Config{
+		Store: st, Catalog: cat, Scans: mgr,
+		NewEnrolToken: func() (string, []byte, error) { return enrolment.NewToken(ca.CAFingerprint()) },
+	})
+	if err != nil {
+		return err
+	}
+	sensorSrv, err := sensorapi.New(sensorapi.Config{
+		Store: st, Scans: mgr, Authority: ca, Bus: b, Logger: log.Named("sensorapi"),
+		ParseToken: func(token string) ([]byte, error) {
+			t, err := enrolment.Parse(token)
+			if err != nil {
+				return nil, err
+			}
+			if t.CAFingerprint != ca.CAFingerprint() {
+				return nil, errors.New("the token was made by another console (its CA pin does not match)")
+			}
+			return enrolment.Hash(t.Secret), nil
+		},
+		NodeIDFromCert: pki.NodeIDFromCert,
+	})
+	if err != nil {
+		return err
+	}
+
+	info := Info{DataDir: cfg.DataDir, GRPCAddr: dialable(grpcLis.Addr()), HTTPAddr: dialable(httpLis.Addr()),
+		NATSURLs: b.URLs(), CAFingerprint: ca.CAFingerprint(), CatalogVersion: cat.Version()}
+	if info.AdminPassword, info.CLIToken, err = bootstrap(ctx, st, cfg.DataDir); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := writeJSON(filepath.Join(cfg.DataDir, ConsoleFile), LocalInfo{GRPCAddr: info.GRPCAddr, HTTPAddr: info.HTTPAddr, NATSURLs: info.NATSURLs}); err != nil {
+		return err
+	}
+
+	authn := &auth.Authenticator{Store: st}
+	grpcOpts := append([]grpc.ServerOption{
+		grpc.Creds(credentials.NewTLS(ca.ServerTLSConfig())),
+		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(unaryAuth(authn)),
+		grpc.ChainStreamInterceptor(streamAuth(authn)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}, cfg.GRPCOptions...)
+	grpcSrv := grpc.NewServer(grpcOpts...)
+	sensorv1.RegisterSensorServiceServer(grpcSrv, sensorSrv)
+	consolev1.RegisterConsoleServiceServer(grpcSrv, apiSrv)
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", rest.NewHandler(rest.Config{
+		API: apiSrv, Logger: log.Named("rest"),
+		Authenticate: func(r *http.Request) (context.Context, error) {
+			p, err := authn.Bearer(r.Context(), r.Header.Get("Authorization"))
+			if err != nil {
+				return nil, err
+			}
+			return auth.WithPrincipal(r.Context(), p), nil
+		},
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return grpcSrv.Serve(grpcLis) })
+	g.Go(func() error {
+		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return mgr.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = httpSrv.Shutdown(shutdownCtx)
+		stopped := make(chan struct{})
+		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-shutdownCtx.Done():
+			grpcSrv.Stop()
+			<-stopped
+		}
+		return nil
+	})
+	log.Info("console ready", zap.String("grpc", info.GRPCAddr), zap.String("http", info.HTTPAddr), zap.Strings("nats", info.NATSURLs))
+	if cfg.OnReady != nil {
+		cfg.OnReady(info)
+	}
+	err = g.Wait()
+	_ = os.Remove(filepath.Join(cfg.DataDir, ConsoleFile))
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// MaxMessageBytes bounds one gRPC message (a result batch).
+const MaxMessageBytes = 8 << 20
+
+func listen(addr, flag string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w; pick another address with %s (port 0 picks a free one)", addr, err, flag)
+	}
+	return l, nil
+}
+
+// dialable turns a listener address into one a local client can dial.
+func dialable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// bootstrap creates the first admin user and the local CLI token on first start.
+func bootstrap(ctx context.Context, st store.Store, dataDir string) (adminPassword, cliToken string, err error) {
+	now := time.Now().UTC()
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if len(users) == 0 {
+		var b [18]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", "", err
+		}
+		adminPassword = base64.RawURLEncoding.EncodeToString(b[:])
+		hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.DefaultCost)
+		if err != nil {
+			return "", "", err
+		}
+		if err := st.CreateUser(ctx, store.User{Name: "admin", PasswordHash: hash, Role: store.RoleAdmin, CreatedAt: now}); err != nil {
+			return "", "", err
+		}
+		_ = st.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "console", Action: "user.create", Target: "admin", Detail: "first start"})
+	}
+	path := filepath.Join(dataDir, CLITokenFile)
+	if data, err := os.ReadFile(path); err == nil {
+		tok := strings.TrimSpace(string(data))
+		if t, err := st.GetAPIToken(ctx, auth.HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
+			return adminPassword, tok, nil
+		}
+	}
+	tok, hash, err := auth.NewAPIToken()
+	if err != nil {
+		return "", "", err
+	}
+	var idb [8]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return "", "", err
+	}
+	t := store.APIToken{ID: fmt.Sprintf("pat_%x", idb), Name: "local-cli", Hash: hash, Role: store.RoleAdmin, CreatedAt: now, CreatedBy: "console"}
+	if err := st.CreateAPIToken(ctx, t); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", "", err
+	}
+	_ = st.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "console", Action: "api_token.create", Target: t.ID, Detail: "local CLI token"})
+	return adminPassword, tok, nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+const consolePrefix = "/palisade.console.v1.ConsoleService/"
+
+func authenticate(ctx context.Context, authn *auth.Authenticator, method string) (context.Context, error) {
+	if !strings.HasPrefix(method, consolePrefix) {
+		return ctx, nil // sensor calls authenticate by client certificate
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	var header string
+	if v := md.Get("authorization"); len(v) > 0 {
+		header = v[0]
+	}
+	p, err := authn.Bearer(ctx, header)
+	if err != nil {
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			return nil, status.Error(codes.Unauthenticated, err.Error())
+		}
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return auth.WithPrincipal(ctx, p), nil
+}
+
+func unaryAuth(authn *auth.Authenticator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := authenticate(ctx, authn, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+type authedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s authedStream) Context() context.Context { return s.ctx }
+
+func streamAuth(authn *auth.Authenticator) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := authenticate(ss.Context(), authn, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, authedStream{ServerStream: ss, ctx: ctx})
+	}
+}

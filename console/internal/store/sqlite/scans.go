@@ -1,0 +1,370 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/pkg/posture"
+)
+
+// scanSelect reads scans with their node's name; scanScan decodes its rows.
+const scanSelect = `SELECT s.id, s.group_id, s.node_id, COALESCE(n.name, ''), s.state, s.benchmark_ids,
+	s.controls_total, s.controls_done, s.results_stored, s.message, s.created_by, s.created_at,
+	s.started_at, s.finished_at, s.last_heartbeat_at
+	FROM scans s LEFT JOIN nodes n ON n.id = s.node_id`
+
+func scanScan(row interface{ Scan(...any) error }) (store.Scan, error) {
+	var (
+		sc                               store.Scan
+		state, benchmarks                string
+		created, started, finished, beat sql.NullInt64
+	)
+	err := row.Scan(&sc.ID, &sc.GroupID, &sc.NodeID, &sc.NodeName, &state, &benchmarks,
+		&sc.ControlsTotal, &sc.ControlsDone, &sc.ResultsStored, &sc.Message, &sc.CreatedBy, &created,
+		&started, &finished, &beat)
+	if err != nil {
+		return store.Scan{}, err
+	}
+	sc.State = posture.ScanState(state)
+	if sc.BenchmarkIDs, err = decodeStrings(benchmarks); err != nil {
+		return store.Scan{}, fmt.Errorf("decode benchmarks of scan %s: %w", sc.ID, err)
+	}
+	sc.CreatedAt, sc.StartedAt = fromNanos(created), fromNanos(started)
+	sc.FinishedAt, sc.LastHeartbeatAt = fromNanos(finished), fromNanos(beat)
+	return sc, nil
+}
+
+func queryScans(ctx context.Context, q queryer, query string, args ...any) ([]store.Scan, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Scan
+	for rows.Next() {
+		sc, err := scanScan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
+func getScan(ctx context.Context, q queryer, id string) (store.Scan, error) {
+	sc, err := scanScan(q.QueryRowContext(ctx, scanSelect+` WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Scan{}, fmt.Errorf("scan %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Scan{}, fmt.Errorf("get scan %q: %w", id, err)
+	}
+	return sc, nil
+}
+
+// scanState returns a scan's state, or store.ErrNotFound.
+func scanState(ctx context.Context, q queryer, id string) (posture.ScanState, error) {
+	var state string
+	err := q.QueryRowContext(ctx, `SELECT state FROM scans WHERE id = ?`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("scan %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read state of scan %q: %w", id, err)
+	}
+	return posture.ScanState(state), nil
+}
+
+// encodeStrings stores a list as a JSON array (never null).
+func encodeStrings(v []string) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(v) // a []string always marshals
+	return string(b)
+}
+
+// decodeStrings reads a JSON array; an empty one is nil.
+func decodeStrings(s string) ([]string, error) {
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, err
+	}
+	if len(v) == 0 {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// CreateScans stores new queued scans with their controls in one transaction. An unknown node
+// is store.ErrNotFound, a taken scan id (or a control listed twice) store.ErrConflict; either
+// way nothing is stored.
+func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
+	if len(scans) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		insScan, err := tx.PrepareContext(ctx, `INSERT INTO scans (id, group_id, node_id, state, benchmark_ids,
+			controls_total, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("create scans: %w", err)
+		}
+		defer insScan.Close()
+		insCtl, err := tx.PrepareContext(ctx, `INSERT INTO scan_controls (scan_id, control_id, title, severity,
+			service, benchmarks) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("create scans: %w", err)
+		}
+		defer insCtl.Close()
+		for _, sc := range scans {
+			if sc.ID == "" {
+				return errors.New("create scans: empty scan id")
+			}
+			var exists int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE id = ?`, sc.NodeID).Scan(&exists)
+			if err != nil {
+				return fmt.Errorf("create scan %s: %w", sc.ID, err)
+			}
+			if exists == 0 {
+				return fmt.Errorf("create scan %s: node %q: %w", sc.ID, sc.NodeID, store.ErrNotFound)
+			}
+			_, err = insScan.ExecContext(ctx, sc.ID, sc.GroupID, sc.NodeID, string(posture.Queued),
+				encodeStrings(sc.BenchmarkIDs), len(sc.Controls), sc.CreatedBy, nanos(sc.CreatedAt))
+			if err != nil {
+				return fmt.Errorf("create scan %s: %w", sc.ID, classify(err))
+			}
+			for _, c := range sc.Controls {
+				_, err := insCtl.ExecContext(ctx, sc.ID, c.ControlID, c.Title, string(c.Severity), c.Service,
+					encodeStrings(c.Benchmarks))
+				if err != nil {
+					return fmt.Errorf("create scan %s: control %s: %w", sc.ID, c.ControlID, classify(err))
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// GetScan returns the scan with the id.
+func (s *Store) GetScan(ctx context.Context, id string) (store.Scan, error) {
+	return getScan(ctx, s.r, id)
+}
+
+// ListScans returns scans newest first (CreatedAt, then ID, both descending).
+func (s *Store) ListScans(ctx context.Context, f store.ScanFilter) (store.ScanPage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.NodeID != "" {
+		where, args = append(where, `s.node_id = ?`), append(args, f.NodeID)
+	}
+	if f.GroupID != "" {
+		where, args = append(where, `s.group_id = ?`), append(args, f.GroupID)
+	}
+	if f.State != "" {
+		where, args = append(where, `s.state = ?`), append(args, string(f.State))
+	}
+	if f.PageToken != "" {
+		c, err := store.ParseScanCursor(f.PageToken)
+		if err != nil {
+			return store.ScanPage{}, fmt.Errorf("list scans: %w", err)
+		}
+		where = append(where, `(s.created_at, s.id) < (?, ?)`)
+		args = append(args, c.CreatedAt.UnixNano(), c.ID)
+	}
+	query := scanSelect
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := f.Limit()
+	query += ` ORDER BY s.created_at DESC, s.id DESC LIMIT ?`
+	args = append(args, limit+1)
+	scans, err := queryScans(ctx, s.r, query, args...)
+	if err != nil {
+		return store.ScanPage{}, fmt.Errorf("list scans: %w", err)
+	}
+	var page store.ScanPage
+	if len(scans) > limit {
+		scans = scans[:limit]
+		last := scans[limit-1]
+		page.NextPageToken = store.ScanCursor{CreatedAt: last.CreatedAt, ID: last.ID}.Token()
+	}
+	page.Scans = scans
+	return page, nil
+}
+
+// ScanControls returns the controls a scan evaluates, keyed by control id.
+func (s *Store) ScanControls(ctx context.Context, scanID string) (map[string]store.ScanControl, error) {
+	out := map[string]store.ScanControl{}
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		if _, err := scanState(ctx, tx, scanID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT control_id, title, severity, service, benchmarks
+			FROM scan_controls WHERE scan_id = ?`, scanID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				c                    store.ScanControl
+				severity, benchmarks string
+			)
+			if err := rows.Scan(&c.ControlID, &c.Title, &severity, &c.Service, &benchmarks); err != nil {
+				return err
+			}
+			c.Severity = posture.Severity(severity)
+			if c.Benchmarks, err = decodeStrings(benchmarks); err != nil {
+				return fmt.Errorf("decode benchmarks of control %s: %w", c.ControlID, err)
+			}
+			out[c.ControlID] = c
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controls of scan %q: %w", scanID, err)
+	}
+	return out, nil
+}
+
+// TransitionScan moves a scan to t.State when the lifecycle allows it.
+func (s *Store) TransitionScan(ctx context.Context, id string, t store.Transition) (store.Scan, error) {
+	var out store.Scan
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !cur.CanMoveTo(t.State) {
+			return fmt.Errorf("scan %s is %s and cannot become %s: %w", id, cur, t.State, store.ErrBadTransition)
+		}
+		set := []string{`state = ?`}
+		args := []any{string(t.State)}
+		switch {
+		case t.State == posture.Dispatched:
+			set, args = append(set, `dispatched_at = ?`), append(args, nanos(t.At))
+		case t.State == posture.Running:
+			set, args = append(set, `started_at = ?`), append(args, nanos(t.At))
+		case t.State.Terminal():
+			set, args = append(set, `finished_at = ?`), append(args, nanos(t.At))
+		}
+		if t.Message != "" {
+			set, args = append(set, `message = ?`), append(args, t.Message)
+		}
+		args = append(args, id)
+		if _, err := tx.ExecContext(ctx, `UPDATE scans SET `+strings.Join(set, `, `)+` WHERE id = ?`, args...); err != nil {
+			return fmt.Errorf("move scan %s to %s: %w", id, t.State, err)
+		}
+		out, err = getScan(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// RecordProgress stores progress and the heartbeat of a running scan; a scan in another state
+// is store.ErrBadTransition.
+func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur != posture.Running {
+			return fmt.Errorf("record progress of scan %s: it is %s, not running: %w", id, cur, store.ErrBadTransition)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE scans SET controls_done = ?, controls_total = ?, last_heartbeat_at = ? WHERE id = ?`,
+			done, total, nanos(at), id)
+		if err != nil {
+			return fmt.Errorf("record progress of scan %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// CompleteScan stores the scores and moves a running scan to complete in one transaction.
+func (s *Store) CompleteScan(ctx context.Context, id string, scores []store.Score, at time.Time) (store.Scan, error) {
+	var out store.Scan
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur != posture.Running {
+			return fmt.Errorf("complete scan %s: it is %s, not running: %w", id, cur, store.ErrBadTransition)
+		}
+		for _, sc := range scores {
+			c := sc.Counts
+			_, err := tx.ExecContext(ctx, `INSERT INTO scores (scan_id, benchmark_id, pass, fail, info, skip, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, id, sc.BenchmarkID, c.Pass, c.Fail, c.Info, c.Skip, c.Error)
+			if err != nil {
+				return fmt.Errorf("complete scan %s: score of %s: %w", id, sc.BenchmarkID, classify(err))
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE scans SET state = ?, finished_at = ? WHERE id = ?`,
+			string(posture.Complete), nanos(at), id)
+		if err != nil {
+			return fmt.Errorf("complete scan %s: %w", id, err)
+		}
+		out, err = getScan(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// StaleScans returns unfinished scans that have gone quiet, oldest first (CreatedAt, then ID).
+// A running scan is stale when its last heartbeat, or before any its start, is older than
+// heartbeatBefore; a queued or dispatched one when its dispatch, or before that its creation,
+// is older than dispatchBefore.
+func (s *Store) StaleScans(ctx context.Context, heartbeatBefore, dispatchBefore time.Time) ([]store.Scan, error) {
+	scans, err := queryScans(ctx, s.r, scanSelect+`
+		WHERE (s.state = 'running' AND COALESCE(s.last_heartbeat_at, s.started_at, s.dispatched_at, s.created_at) < ?)
+		   OR (s.state IN ('queued', 'dispatched') AND COALESCE(s.dispatched_at, s.created_at) < ?)
+		ORDER BY s.created_at, s.id`, heartbeatBefore.UnixNano(), dispatchBefore.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("find stale scans: %w", err)
+	}
+	return scans, nil
+}
+
+// Scores returns the stored scores of a scan, ordered by benchmark id.
+func (s *Store) Scores(ctx context.Context, scanID string) ([]store.Score, error) {
+	var out []store.Score
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		if _, err := scanState(ctx, tx, scanID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT benchmark_id, pass, fail, info, skip, error FROM scores
+			WHERE scan_id = ? ORDER BY benchmark_id`, scanID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sc store.Score
+			c := &sc.Counts
+			if err := rows.Scan(&sc.BenchmarkID, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error); err != nil {
+				return err
+			}
+			out = append(out, sc)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scores of scan %q: %w", scanID, err)
+	}
+	return out, nil
+}
