@@ -238,16 +238,23 @@ func (r *run) sysctlConfig() ([]sysctlAssignment, error) {
 }
 
 // lookupSysctl returns the configured value of key: the last assignment that names it or a
-// glob matching it.
+// glob matching it (unless a "-key" line excludes the key from globs).
 func lookupSysctl(all []sysctlAssignment, key string) (sysctlValue, bool) {
+	excluded := false
+	for _, a := range all {
+		excluded = excluded || (a.Exclude && a.Key == key)
+	}
 	var v sysctlValue
 	found := false
 	for _, a := range all {
+		if a.Exclude {
+			continue
+		}
 		if a.Key == key {
 			v, found = sysctlValue{a.Value, a.File, a.Line}, true
 			continue
 		}
-		if strings.ContainsAny(a.Key, "*?[") {
+		if !excluded && strings.ContainsAny(a.Key, "*?[") {
 			if ok, _ := path.Match(a.Key, key); ok {
 				v, found = sysctlValue{a.Value, a.File, a.Line}, true
 			}

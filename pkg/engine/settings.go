@@ -154,7 +154,11 @@ func (r *run) checkSysctlKey(c *catalog.SysctlCheck, cfg []sysctlAssignment, hav
 	}
 	if len(bad) > 0 {
 		res.Status = posture.Fail
-		res.Reason = fmt.Sprintf("%s; expected %s (%s value does not comply)", reason, expected, strings.Join(bad, " and "))
+		verb := "value does not comply"
+		if len(bad) > 1 {
+			verb = "values do not comply"
+		}
+		res.Reason = fmt.Sprintf("%s; expected %s (%s %s)", reason, expected, strings.Join(bad, " and "), verb)
 		return res
 	}
 	res.Status = posture.Pass

@@ -12,7 +12,7 @@ import (
 	"github.com/palisadehq/palisade/pkg/posture"
 )
 
-var errNotDir = syscall.ENOTDIR
+const errNotDir = syscall.ENOTDIR
 
 // unitDirs are systemd's unit directories, most authoritative first.
 var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}

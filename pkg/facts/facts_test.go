@@ -39,12 +39,13 @@ func TestParseSSHDConfig(t *testing.T) {
 }
 
 func TestParseSysctlConf(t *testing.T) {
-	in := "# c\n; c\nnet.ipv4.ip_forward = 0\n-net/ipv4/conf/eth0.1/rp_filter=1\nnet.ipv4.tcp_rmem =  4096\t87380   6291456 \nbogus\n = 3\n"
+	in := "# c\n; c\nnet.ipv4.ip_forward = 0\n-net/ipv4/conf/eth0.1/rp_filter=1\nnet.ipv4.tcp_rmem =  4096\t87380   6291456 \nbogus\n = 3\n-net.ipv4.conf.all.rp_filter\n"
 	got := ParseSysctlConf([]byte(in))
 	want := []SysctlSetting{
 		{Key: "net.ipv4.ip_forward", Value: "0", Line: 3},
 		{Key: "net.ipv4.conf.eth0/1.rp_filter", Value: "1", Line: 4, IgnoreErrors: true},
 		{Key: "net.ipv4.tcp_rmem", Value: "4096 87380 6291456", Line: 5},
+		{Key: "net.ipv4.conf.all.rp_filter", Line: 8, IgnoreErrors: true, Exclude: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ParseSysctlConf:\n got %+v\nwant %+v", got, want)

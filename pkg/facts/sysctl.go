@@ -10,6 +10,8 @@ type SysctlSetting struct {
 	Line  int
 	// IgnoreErrors is set by a leading "-" (a missing parameter is not an error).
 	IgnoreErrors bool
+	// Exclude is set by a "-key" line without a value: glob assignments do not apply to key.
+	Exclude bool
 }
 
 // ParseSysctlConf parses a sysctl.d(5) file: "key = value" lines, "#" or ";" comment lines.
@@ -23,6 +25,11 @@ func ParseSysctlConf(data []byte) []SysctlSetting {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
+			if k := strings.TrimSpace(line); len(k) > 1 && k[0] == '-' && !strings.ContainsAny(k, " \t") {
+				if key := NormalizeSysctlKey(k[1:]); key != "" {
+					out = append(out, SysctlSetting{Key: key, Line: n, IgnoreErrors: true, Exclude: true})
+				}
+			}
 			return
 		}
 		k = strings.TrimSpace(k)
@@ -31,10 +38,10 @@ func ParseSysctlConf(data []byte) []SysctlSetting {
 			s.IgnoreErrors = true
 			k = strings.TrimSpace(k[1:])
 		}
-		if k == "" {
+		s.Key = NormalizeSysctlKey(k)
+		if s.Key == "" {
 			return
 		}
-		s.Key = NormalizeSysctlKey(k)
 		s.Value = NormalizeSysctlValue(v)
 		out = append(out, s)
 	})

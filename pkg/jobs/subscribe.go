@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +22,6 @@ const (
 	logFieldSubject = "subject"
 	logFieldBytes   = "bytes"
 	logFieldReason  = "reason"
-	logFieldURL     = "url"
 )
 
 // handlerQueue is how many messages wait for a handler before the client drops more as a
@@ -38,15 +36,11 @@ type Option func(*options)
 
 type options struct {
 	log         *zap.Logger
-	now         func() time.Time
 	maxJobBytes int
 }
 
 // WithLogger sets where rejected messages are reported; the default discards.
 func WithLogger(l *zap.Logger) Option { return func(o *options) { o.log = l } }
-
-// WithClock sets the clock used to discard expired jobs; the default is time.Now.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithMaxJobBytes lowers the largest job accepted (MaxJobBytes by default).
 func WithMaxJobBytes(n int) Option { return func(o *options) { o.maxJobBytes = n } }
@@ -81,9 +75,10 @@ type Subscription struct {
 // should hand long work to another goroutine. onCommand may be nil to ignore commands.
 //
 // Messages that cannot be jobs for this node (oversized, not a valid Job, addressed to another
-// node, without scan id, or expired) are logged and terminated (+TERM) so JetStream never
-// delivers them again; a malformed command is logged and dropped. The subscription ends when
-// ctx ends or Close is called.
+// node, or without scan id) are logged and terminated (+TERM) so JetStream never delivers them
+// again; a malformed command is logged and dropped. Expiry is left to the handler, which can
+// report an expired job to the console. The subscription ends when ctx ends or Close is
+// called.
 func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandler, onCommand CommandHandler, opts ...Option) (*Subscription, error) {
 	if err := ValidateNodeID(nodeID); err != nil {
 		return nil, fmt.Errorf("subscribe to jobs: %w", err)
@@ -96,7 +91,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 	}
 	s := &Subscription{
 		nodeID:    nodeID,
-		o:         options{log: zap.NewNop(), now: time.Now, maxJobBytes: MaxJobBytes},
+		o:         options{log: zap.NewNop(), maxJobBytes: MaxJobBytes},
 		onJob:     onJob,
 		onCommand: onCommand,
 		stop:      make(chan struct{}),
@@ -227,9 +222,6 @@ func (s *Subscription) decodeJob(data []byte) (*sensorv1.Job, string) {
 	if job.GetNodeId() != s.nodeID {
 		return nil, fmt.Sprintf("job for scan %s is addressed to node %q, not this node", job.GetScanId(), job.GetNodeId())
 	}
-	if exp := job.GetExpiresAt(); exp != nil && exp.IsValid() && s.o.now().After(exp.AsTime()) {
-		return nil, fmt.Sprintf("job for scan %s expired at %s", job.GetScanId(), exp.AsTime().UTC().Format(time.RFC3339))
-	}
 	return job, ""
 }
 
@@ -248,56 +240,4 @@ func (s *Subscription) handleCommand(m *nats.Msg) {
 		return
 	}
 	s.onCommand(cmd)
-}
-
-// ConnectConfig says how a node connects to the job bus.
-type ConnectConfig struct {
-	// URLs are the bus URLs the console gave (nats://host:port).
-	URLs []string
-	// TLS is the node's mTLS configuration (enrolment.State.ClientTLSConfig); its
-	// ServerName may be empty, the host of each URL is then verified.
-	TLS *tls.Config
-	// Name is shown in the server's connection list; the node id is a good choice.
-	Name string
-	// Logger reports disconnects, reconnects and asynchronous errors such as permission
-	// violations; nil discards.
-	Logger *zap.Logger
-}
-
-// Connect opens a TLS connection to the bus that reconnects for as long as it is open.
-func Connect(cfg ConnectConfig) (*nats.Conn, error) {
-	if len(cfg.URLs) == 0 {
-		return nil, errors.New("connect to the job bus: no NATS URLs; the console lists them in its enrolment and hello replies")
-	}
-	if cfg.TLS == nil {
-		return nil, errors.New("connect to the job bus: a TLS configuration with the node certificate is required")
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	nc, err := nats.Connect(strings.Join(cfg.URLs, ","),
-		nats.Name(cfg.Name),
-		nats.Secure(cfg.TLS),
-		nats.MaxReconnects(-1),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subject := ""
-			if sub != nil {
-				subject = sub.Subject
-			}
-			log.Warn("job bus error", zap.String(logFieldSubject, subject), zap.Error(err))
-		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("disconnected from the job bus", zap.Error(err))
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("reconnected to the job bus", zap.String(logFieldURL, c.ConnectedUrlRedacted()))
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the job bus at %s: %w", strings.Join(cfg.URLs, ", "), err)
-	}
-	return nc, nil
 }

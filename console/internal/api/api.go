@@ -94,7 +94,7 @@ func (s *Server) GetNode(ctx context.Context, req *consolev1.GetNodeRequest) (*c
 	}
 	n, err := s.cfg.Store.FindNode(ctx, req.GetNode())
 	if err != nil {
-		return nil, toStatus(fmt.Errorf("node %q: %w", req.GetNode(), err))
+		return nil, toStatus(err)
 	}
 	return s.node(n), nil
 }
@@ -231,7 +231,7 @@ func (s *Server) ListScans(ctx context.Context, req *consolev1.ListScansRequest)
 	if req.GetNode() != "" {
 		n, err := s.cfg.Store.FindNode(ctx, req.GetNode())
 		if err != nil {
-			return nil, toStatus(fmt.Errorf("node %q: %w", req.GetNode(), err))
+			return nil, toStatus(err)
 		}
 		f.NodeID = n.ID
 	}
@@ -264,7 +264,7 @@ func (s *Server) GetScan(ctx context.Context, req *consolev1.GetScanRequest) (*c
 	}
 	sc, err := s.cfg.Store.GetScan(ctx, req.GetScanId())
 	if err != nil {
-		return nil, toStatus(fmt.Errorf("scan %q: %w", req.GetScanId(), err))
+		return nil, toStatus(err)
 	}
 	scores, err := s.cfg.Store.Scores(ctx, sc.ID)
 	if err != nil {
@@ -280,7 +280,7 @@ func (s *Server) ListResults(ctx context.Context, req *consolev1.ListResultsRequ
 	}
 	sc, err := s.cfg.Store.GetScan(ctx, req.GetScanId())
 	if err != nil {
-		return nil, toStatus(fmt.Errorf("scan %q: %w", req.GetScanId(), err))
+		return nil, toStatus(err)
 	}
 	if req.GetPageSize() > maxPageSize {
 		return nil, status.Errorf(codes.InvalidArgument, "page_size %d is over the limit of %d", req.GetPageSize(), maxPageSize)

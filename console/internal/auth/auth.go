@@ -96,7 +96,7 @@ func (a *Authenticator) Bearer(ctx context.Context, header string) (Principal, e
 	token, ok := strings.CutPrefix(strings.TrimSpace(header), "Bearer ")
 	token = strings.TrimSpace(token)
 	if !ok || token == "" {
-		return Principal{}, fmt.Errorf("%w: missing bearer token; pass --token or set PALISADE_TOKEN", ErrUnauthenticated)
+		return Principal{}, fmt.Errorf("%w: missing API token (send an Authorization: Bearer header; the CLI takes --token or PALISADE_TOKEN)", ErrUnauthenticated)
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return Principal{}, fmt.Errorf("%w: malformed API token", ErrUnauthenticated)

@@ -78,6 +78,9 @@ type Config struct {
 	// URLs) instead of the embedded one; ExternalCredsFile is its credentials file.
 	ExternalURL       string
 	ExternalCredsFile string
+	// ExternalTLS, when set, is the TLS configuration for the external server (a private CA
+	// or a client certificate); without it the URL scheme and the system roots decide.
+	ExternalTLS *tls.Config
 	// AllowNode, when set, is asked on every node connection; false refuses it (for example
 	// for a node that was removed).
 	AllowNode func(nodeID string) bool
@@ -215,6 +218,9 @@ func (b *Bus) connectExternal(cfg Config) error {
 	opts := b.connOptions()
 	if cfg.ExternalCredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.ExternalCredsFile))
+	}
+	if cfg.ExternalTLS != nil {
+		opts = append(opts, nats.Secure(cfg.ExternalTLS))
 	}
 	nc, err := nats.Connect(cfg.ExternalURL, opts...)
 	if err != nil {

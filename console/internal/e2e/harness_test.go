@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,11 +107,15 @@ type sensor struct {
 	nodeID string
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
+// stop ends the sensor and waits for it; calling it again does nothing.
 func (s *sensor) stop() {
-	s.cancel()
-	<-s.done
+	s.once.Do(func() {
+		s.cancel()
+		<-s.done
+	})
 }
 
 type sensorOptions struct {
@@ -146,10 +151,7 @@ func (h *harness) startSensor(opts sensorOptions) *sensor {
 		cancel()
 		h.t.Fatal("sensor did not enrol within 30s")
 	}
-	h.t.Cleanup(func() {
-		cancel()
-		<-s.done
-	})
+	h.t.Cleanup(s.stop)
 	// The sensor subscribes right after its hello; wait until the console has seen it.
 	h.waitFor(10*time.Second, "node "+s.nodeID+" to say hello", func() (bool, error) {
 		n, err := h.api.GetNode(context.Background(), &consolev1.GetNodeRequest{Node: s.nodeID})

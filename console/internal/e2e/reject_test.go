@@ -50,12 +50,14 @@ func TestEnrolmentTokenRejections(t *testing.T) {
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		tok := h.token(1, time.Second)
-		var err error
+		tok, err := h.api.CreateEnrolmentToken(context.Background(), &consolev1.CreateEnrolmentTokenRequest{Uses: 1, TtlSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.waitFor(5*time.Second, "the token to expire", func() (bool, error) {
-			_, err = h.enrolRaw(tok, "late")
-			return err != nil, err
+			return time.Now().After(tok.GetExpiresAt().AsTime()), nil
 		})
+		_, err = h.enrolRaw(tok.GetToken(), "late")
 		if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "expired") {
 			t.Fatalf("expired token: %v", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -32,6 +33,10 @@ var migrationFiles embed.FS
 
 // driverName is the database/sql driver that modernc.org/sqlite registers.
 const driverName = "sqlite"
+
+// writeCacheKiB is the page cache of the write connection: big enough that a large batch does
+// not spill pages to the WAL before its commit.
+const writeCacheKiB = 64 << 10
 
 // busyTimeout is how long a connection waits for a lock held by another process (for example
 // a backup tool) before failing.
@@ -57,7 +62,6 @@ type Config struct {
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
-	log *zap.Logger
 	// w is the single-connection write pool; r is the read-only pool.
 	w *sql.DB
 	r *sql.DB
@@ -81,7 +85,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	timeout := fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
 
 	w, err := sql.Open(driverName, dsn(abs, url.Values{
-		"_pragma": {timeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)"},
+		"_pragma": {timeout, "foreign_keys(1)", "synchronous(NORMAL)", fmt.Sprintf("cache_size(-%d)", writeCacheKiB)},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
@@ -94,6 +98,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w (check that the directory exists and is writable)", abs, err)
+	}
+	if err := useWAL(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 	if err := migrate(ctx, w, log); err != nil {
 		w.Close()
@@ -119,7 +127,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, err)
 	}
 	log.Info("sqlite store open", zap.String(logFieldPath, abs))
-	return &Store{log: log, w: w, r: r}, nil
+	return &Store{w: w, r: r}, nil
+}
+
+// useWAL sets the page size of a new database (it has no effect on an existing one, and must come
+// before WAL mode) and switches to WAL mode, which is then recorded in the file.
+func useWAL(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, `PRAGMA page_size = 16384`); err != nil {
+		return fmt.Errorf("set page size: %w", err)
+	}
+	var mode string
+	if err := w.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+		return fmt.Errorf("enable WAL mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("enable WAL mode: the journal mode stayed %q; put the data directory on a local file system", mode)
+	}
+	return nil
 }
 
 // dsn builds a file URI for the driver; the path is escaped so that '?' or '#' in it cannot be
