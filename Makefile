@@ -13,8 +13,8 @@ DATA_DIR  ?= $(CURDIR)/data
 all: build
 
 build: ## build palisade-console and palisade-sensor into ./bin
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/palisade-console ./console/cmd/palisade-console
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/palisade-sensor ./sensor/cmd/palisade-sensor
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/palisade-console ./console/cmd/palisade-console
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/palisade-sensor ./sensor/cmd/palisade-sensor
 
 run: build ## start the console on the embedded defaults, enrol a local sensor and scan this machine
 	DATA_DIR=$(DATA_DIR) BIN=$(BIN) bash scripts/run.sh

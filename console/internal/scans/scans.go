@@ -458,19 +458,23 @@ func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultB
 }
 
 // complete scores a scan and marks it complete.
-func (m *Manager) complete(ctx context.Context, scanID string, total uint64, ctls map[string]store.ScanControl) error {
+func (m *Manager) complete(ctx context.Context, scanID string, resultsTotal uint64, ctls map[string]store.ScanControl) error {
 	sc, err := m.cfg.Store.GetScan(ctx, scanID)
 	if err != nil {
 		return err
 	}
-	if uint64(sc.ResultsStored) < total {
-		return fmt.Errorf("%w: final batch says %d results but %d are stored; resend the missing batches", ErrInvalid, total, sc.ResultsStored)
+	if uint64(sc.ResultsStored) < resultsTotal {
+		return fmt.Errorf("%w: final batch says %d results but %d are stored; resend the missing batches", ErrInvalid, resultsTotal, sc.ResultsStored)
 	}
 	counts, err := m.cfg.Store.StatusCounts(ctx, scanID)
 	if err != nil {
 		return err
 	}
 	scores := ScoreBenchmarks(sc.BenchmarkIDs, ctls, counts)
+	total := max(sc.ControlsTotal, len(ctls))
+	if err := m.cfg.Store.RecordProgress(ctx, scanID, total, total, m.cfg.Now().UTC()); err != nil {
+		return err
+	}
 	if _, err := m.cfg.Store.CompleteScan(ctx, scanID, scores, m.cfg.Now().UTC()); err != nil {
 		if errors.Is(err, store.ErrBadTransition) {
 			return fmt.Errorf("%w: scan %s is no longer running", ErrInvalid, scanID)
