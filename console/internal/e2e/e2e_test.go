@@ -83,6 +83,14 @@ func TestCombinedScanOfTwoSensors(t *testing.T) {
 		t.Fatalf("started %d scans; want 2", len(resp.GetScans()))
 	}
 	benchmarks := []string{"linux-cis", "linux-nist"}
+	// The exact figures for the fixture roots; the engine run below must agree with them too.
+	literal := map[string]map[string]struct {
+		counts posture.Counts
+		score  string
+	}{
+		"good-host": {"linux-cis": {posture.Counts{Pass: 76}, "100.0%"}, "linux-nist": {posture.Counts{Pass: 54}, "100.0%"}},
+		"bad-host":  {"linux-cis": {posture.Counts{Pass: 3, Fail: 74}, "3.9%"}, "linux-nist": {posture.Counts{Pass: 3, Fail: 51}, "5.6%"}},
+	}
 	for _, started := range resp.GetScans() {
 		if started.GetGroupId() != resp.GetGroupId() {
 			t.Fatalf("scan %s group %s; want %s", started.GetId(), started.GetGroupId(), resp.GetGroupId())
@@ -106,6 +114,10 @@ func TestCombinedScanOfTwoSensors(t *testing.T) {
 		}
 		for _, s := range sc.GetScores() {
 			got := scoreCounts(s)
+			lit := literal[sc.GetNodeName()][s.GetBenchmarkId()]
+			if got != lit.counts || got.FormatScore() != lit.score {
+				t.Fatalf("node %s benchmark %s: counts %+v score %s; want %+v %s", sc.GetNodeName(), s.GetBenchmarkId(), got, got.FormatScore(), lit.counts, lit.score)
+			}
 			if got != want[s.GetBenchmarkId()] {
 				t.Fatalf("node %s benchmark %s counts %+v; want %+v", sc.GetNodeName(), s.GetBenchmarkId(), got, want[s.GetBenchmarkId()])
 			}
