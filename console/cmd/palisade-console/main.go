@@ -28,7 +28,7 @@ func main() {
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{Use: "palisade-console", Short: "Palisade compliance-posture console", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(serveCmd())
+	root.AddCommand(serveCmd(), apitokenCmd())
 	cli.AddClientCommands(root)
 	return root
 }
