@@ -92,7 +92,7 @@ func TestStopRunningScanReachesSensor(t *testing.T) {
 }
 
 func TestHeartbeatTimeoutAndJobExpiry(t *testing.T) {
-	h := startConsole(t, consoleOptions{heartbeatTimeout: 300 * time.Millisecond, jobExpiry: 400 * time.Millisecond})
+	h := startConsole(t, consoleOptions{heartbeatTimeout: 300 * time.Millisecond, jobExpiry: 1500 * time.Millisecond})
 	n, err := h.enrolRaw(h.token(1, time.Hour), "quiet")
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestHeartbeatTimeoutAndJobExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc = h.waitScan(resp.GetScans()[0].GetId(), 10*time.Second)
-	if sc.GetState() != sensorv1.ScanState_SCAN_STATE_TIMED_OUT || sc.GetMessage() != "the node did not take the job within 400ms" {
-		t.Fatalf("untaken scan ended %s (%q); want timed_out (the node did not take the job within 400ms)", sc.GetState(), sc.GetMessage())
+	if sc.GetState() != sensorv1.ScanState_SCAN_STATE_TIMED_OUT || sc.GetMessage() != "the node did not take the job within 1.5s" {
+		t.Fatalf("untaken scan ended %s (%q); want timed_out (the node did not take the job within 1.5s)", sc.GetState(), sc.GetMessage())
 	}
 }
