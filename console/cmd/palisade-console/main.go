@@ -67,6 +67,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", ":7443", "gRPC listen address for sensors and automation (TLS)")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP listen address for REST/JSON, /healthz and /metrics")
 	f.StringVar(&cfg.NATSAddr, "nats-addr", ":7422", "listen address of the embedded NATS server sensors take jobs from")
+	f.StringSliceVar(&cfg.NATSAdvertise, "nats-advertise", nil, "NATS URL(s) sensors should use, e.g. nats://console.example:7422 (default: the listen port on this host's name)")
 	f.StringVar(&cfg.NATSURL, "nats-url", "", "use an external NATS cluster at this URL instead of the embedded server")
 	f.StringVar(&cfg.NATSCredsFile, "nats-creds", "", "credentials file for the external NATS cluster")
 	f.StringVar(&cfg.CatalogDir, "catalog-dir", "", "directory of extra control and benchmark YAML documents")

@@ -55,6 +55,9 @@ type Config struct {
 	HTTPAddr string
 	// NATSAddr is where the embedded NATS server listens for sensors.
 	NATSAddr string
+	// NATSAdvertise are the NATS URLs handed to sensors; by default the listen address with
+	// the host's name.
+	NATSAdvertise []string
 	// NATSURL points at an external NATS cluster instead of the embedded server.
 	NATSURL string
 	// NATSCredsFile authenticates the console to the external cluster.
@@ -152,7 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer httpLis.Close()
 
 	b, err := bus.Start(ctx, bus.Config{
-		DataDir: cfg.DataDir, Listen: cfg.NATSAddr, Authority: ca, ExternalURL: cfg.NATSURL,
+		DataDir: cfg.DataDir, Listen: cfg.NATSAddr, Advertise: cfg.NATSAdvertise, Authority: ca, ExternalURL: cfg.NATSURL,
 		ExternalCredsFile: cfg.NATSCredsFile, Logger: log.Named("nats"),
 	})
 	if err != nil {
