@@ -23,10 +23,16 @@ import (
 	"github.com/palisadehq/palisade/pkg/posture"
 )
 
-// Document is one catalogue file: any number of controls and benchmarks.
+// Document is one catalogue file: any number of controls, benchmarks and requirement
+// declarations. A benchmark's requirements may be listed in the benchmark itself, declared in
+// any document under `requirements:` (keyed by benchmark id), or created by a control's `refs`;
+// the loader merges all three.
 type Document struct {
 	Controls   []*Control   `yaml:"controls,omitempty" json:"controls,omitempty"`
 	Benchmarks []*Benchmark `yaml:"benchmarks,omitempty" json:"benchmarks,omitempty"`
+	// Requirements declares benchmark requirements (id and title, optionally controls) by
+	// benchmark id, for controls that cite them with refs.
+	Requirements map[string][]Requirement `yaml:"requirements,omitempty" json:"requirements,omitempty"`
 }
 
 // Control is one concrete, testable requirement.
@@ -41,6 +47,10 @@ type Control struct {
 	TargetType  posture.TargetType `yaml:"target_type" json:"target_type"`
 	// Check says how the control is evaluated.
 	Check Check `yaml:"check" json:"check"`
+	// Refs cites the requirements the control tests, by benchmark id, e.g.
+	// {linux-cis: ["5.1.20"], linux-nist: ["AC-6(2)"]}. A cited requirement that no document
+	// declares is created with the control's title.
+	Refs map[string][]string `yaml:"refs,omitempty" json:"refs,omitempty"`
 
 	// refs are the (benchmark, requirement) pairs that cite the control; filled at load.
 	refs []Reference
@@ -146,6 +156,7 @@ func (c *Catalog) Merge(fsys fs.FS) (*Catalog, error) {
 type builder struct {
 	controls   map[string]*Control
 	benchmarks map[string]*Benchmark
+	reqDecls   map[string][]Requirement
 	hash       io.Writer
 	sum        func() []byte
 	errs       []error
@@ -153,7 +164,7 @@ type builder struct {
 
 func newBuilder() *builder {
 	h := sha256.New()
-	return &builder{controls: map[string]*Control{}, benchmarks: map[string]*Benchmark{}, hash: h, sum: func() []byte { return h.Sum(nil) }}
+	return &builder{controls: map[string]*Control{}, benchmarks: map[string]*Benchmark{}, reqDecls: map[string][]Requirement{}, hash: h, sum: func() []byte { return h.Sum(nil) }}
 }
 
 func (b *builder) add(name string, data []byte) error {
@@ -178,11 +189,122 @@ func (b *builder) add(name string, data []byte) error {
 		}
 		b.benchmarks[bm.ID] = bm
 	}
+	for bid, reqs := range doc.Requirements {
+		b.reqDecls[bid] = append(b.reqDecls[bid], reqs...)
+	}
 	return nil
 }
 
+// mergeRequirements folds requirement declarations and control refs into the benchmarks.
+func (b *builder) mergeRequirements() []error {
+	var errs []error
+	index := map[string]map[string]int{}
+	for id, bm := range b.benchmarks {
+		index[id] = map[string]int{}
+		for i, r := range bm.Requirements {
+			index[id][r.ID] = i
+		}
+	}
+	add := func(bid string, r Requirement, origin string) {
+		bm, ok := b.benchmarks[bid]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: unknown benchmark %q", origin, bid))
+			return
+		}
+		if i, ok := index[bid][r.ID]; ok {
+			cur := &bm.Requirements[i]
+			if cur.Title == "" {
+				cur.Title = r.Title
+			} else if r.Title != "" && r.Title != cur.Title && !strings.HasPrefix(origin, "control") {
+				errs = append(errs, fmt.Errorf("%s: benchmark %q requirement %q is declared with two titles (%q and %q)", origin, bid, r.ID, cur.Title, r.Title))
+			}
+			for _, c := range r.Controls {
+				if !slices.Contains(cur.Controls, c) {
+					cur.Controls = append(cur.Controls, c)
+				}
+			}
+			return
+		}
+		index[bid][r.ID] = len(bm.Requirements)
+		bm.Requirements = append(bm.Requirements, Requirement{ID: r.ID, Title: r.Title, Controls: slices.Clone(r.Controls)})
+	}
+	bids := make([]string, 0, len(b.reqDecls))
+	for bid := range b.reqDecls {
+		bids = append(bids, bid)
+	}
+	sort.Strings(bids)
+	for _, bid := range bids {
+		for _, r := range b.reqDecls[bid] {
+			if r.ID == "" {
+				errs = append(errs, fmt.Errorf("requirements of %q: a requirement has no id", bid))
+				continue
+			}
+			add(bid, r, "requirements of "+bid)
+		}
+	}
+	ids := make([]string, 0, len(b.controls))
+	for id := range b.controls {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := b.controls[id]
+		for bid, reqs := range c.Refs {
+			for _, rid := range reqs {
+				add(bid, Requirement{ID: rid, Title: c.Title, Controls: []string{c.ID}}, fmt.Sprintf("control %q refs", c.ID))
+			}
+		}
+	}
+	for _, bm := range b.benchmarks {
+		slices.SortStableFunc(bm.Requirements, func(x, y Requirement) int { return NaturalCompare(x.ID, y.ID) })
+	}
+	return errs
+}
+
+// NaturalCompare orders requirement ids the way people read them: "1.2" < "1.10",
+// "AC-2" < "AC-12", "164.308(a)(1)" < "164.312(b)".
+func NaturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		ai, bi := chunk(a), chunk(b)
+		ca, cb := a[:ai], b[:bi]
+		da, db := isDigit(ca[0]), isDigit(cb[0])
+		switch {
+		case da && db:
+			na, nb := strings.TrimLeft(ca, "0"), strings.TrimLeft(cb, "0")
+			if len(na) != len(nb) {
+				return len(na) - len(nb)
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+		case da != db:
+			if da {
+				return -1
+			}
+			return 1
+		default:
+			if c := strings.Compare(ca, cb); c != 0 {
+				return c
+			}
+		}
+		a, b = a[ai:], b[bi:]
+	}
+	return len(a) - len(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func chunk(s string) int {
+	d := isDigit(s[0])
+	i := 1
+	for i < len(s) && isDigit(s[i]) == d {
+		i++
+	}
+	return i
+}
+
 func (b *builder) build() (*Catalog, error) {
-	errs := b.errs
+	errs := append(b.errs, b.mergeRequirements()...)
 	for _, c := range b.controls {
 		c.refs = nil
 		if err := c.Validate(); err != nil {
