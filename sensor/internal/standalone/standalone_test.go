@@ -54,7 +54,7 @@ func TestScanFixtureRoot(t *testing.T) {
 	if err := rep.Write(&js, "xml"); err == nil || err.Error() != `unknown format "xml" (want table or json)` {
 		t.Fatalf("unknown format: %v", err)
 	}
-	if _, err := Run(context.Background(), Options{Root: root, Benchmarks: []string{"hipaa"}}); err == nil || !strings.Contains(err.Error(), `unknown benchmark "hipaa" for linux targets`) {
+	if _, err := Run(context.Background(), Options{Root: root, Benchmarks: []string{"iso-27001"}}); err == nil || !strings.Contains(err.Error(), `unknown benchmark "iso-27001" for linux targets`) {
 		t.Fatalf("unknown benchmark: %v", err)
 	}
 }
