@@ -48,7 +48,7 @@ func TestDefaultCatalogue(t *testing.T) {
 		t.Errorf("cis+nist control set has %d controls, want %d (NIST maps only CIS controls)", len(set), len(cis.ControlIDs()))
 	}
 	ctl, _ := c.Control("linux.ssh.permit-root-login")
-	want := []Reference{{"linux-cis", "5.1.20"}, {"linux-gdpr", "Art. 32(1)(b)"}, {"linux-hipaa", "164.312(a)(1)"}, {"linux-nist", "AC-6(2)"}, {"linux-pci-dss", "2.2.6"}}
+	want := []Reference{{"linux-cis", "5.1.20"}, {"linux-cis-l1", "5.1.20"}, {"linux-gdpr", "Art. 32(1)(b)"}, {"linux-hipaa", "164.312(a)(1)"}, {"linux-nist", "AC-6(2)"}, {"linux-pci-dss", "2.2.6"}}
 	got := ctl.References()
 	if len(got) != len(want) {
 		t.Fatalf("references = %v, want %v", got, want)
