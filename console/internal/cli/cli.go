@@ -162,3 +162,20 @@ func terminal(s sensorv1.ScanState) bool {
 	}
 	return false
 }
+
+// withClient turns a command body into a RunE: it resolves the output format, connects to the
+// console and closes the connection afterwards.
+func withClient(format func() (string, error), body func(cmd *cobra.Command, args []string, c *client, f string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		f, err := format()
+		if err != nil {
+			return err
+		}
+		c, err := connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return body(cmd, args, c, f)
+	}
+}

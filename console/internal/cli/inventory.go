@@ -24,16 +24,7 @@ func newNodesListCommand() *cobra.Command {
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
 	cmd.Flags().StringVar(&targetType, "target-type", "", "only nodes of this target type (linux, kubernetes, aws, azure, gcp)")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		f, err := format()
-		if err != nil {
-			return err
-		}
-		c, err := connect(cmd)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
 		resp, err := c.api.ListNodes(ctx(cmd), &consolev1.ListNodesRequest{TargetType: targetType})
 		if err != nil {
 			return c.rpcError("list nodes", err)
@@ -49,7 +40,7 @@ func newNodesListCommand() *cobra.Command {
 				yesNo(n.GetConnected()), timeText(n.GetLastSeenAt()))
 		}
 		return tw.Flush()
-	}
+	})
 	return cmd
 }
 
@@ -60,16 +51,7 @@ func newNodesShowCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		f, err := format()
-		if err != nil {
-			return err
-		}
-		c, err := connect(cmd)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
 		n, err := c.api.GetNode(ctx(cmd), &consolev1.GetNodeRequest{Node: args[0]})
 		if err != nil {
 			return c.rpcError("show node", err)
@@ -92,7 +74,7 @@ func newNodesShowCommand() *cobra.Command {
 		row(tw, "Enrolled:", timeText(n.GetEnrolledAt()))
 		row(tw, "Last seen:", timeText(n.GetLastSeenAt()))
 		return tw.Flush()
-	}
+	})
 	return cmd
 }
 
@@ -106,16 +88,7 @@ func newBenchmarksCommand() *cobra.Command {
 	}
 	format := addFormatFlag(list, formatTable, formatJSON)
 	list.Flags().StringVar(&targetType, "target-type", "", "only benchmarks of this target type (linux, kubernetes, aws, azure, gcp)")
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		f, err := format()
-		if err != nil {
-			return err
-		}
-		c, err := connect(cmd)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	list.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
 		resp, err := c.api.ListBenchmarks(ctx(cmd), &consolev1.ListBenchmarksRequest{TargetType: targetType})
 		if err != nil {
 			return c.rpcError("list benchmarks", err)
@@ -131,7 +104,7 @@ func newBenchmarksCommand() *cobra.Command {
 				strconv.FormatUint(uint64(b.GetControlCount()), 10), b.GetTitle())
 		}
 		return tw.Flush()
-	}
+	})
 	cmd.AddCommand(list)
 	return cmd
 }
@@ -150,16 +123,7 @@ func newControlsCommand() *cobra.Command {
 	list.Flags().StringVar(&benchmark, "benchmark", "", "benchmark id or short name (required)")
 	list.Flags().StringVar(&targetType, "target-type", "", "target type a short benchmark name resolves against")
 	_ = list.MarkFlagRequired("benchmark")
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		f, err := format()
-		if err != nil {
-			return err
-		}
-		c, err := connect(cmd)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	list.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
 		resp, err := c.api.ListControls(ctx(cmd), &consolev1.ListControlsRequest{Benchmark: benchmark, TargetType: targetType})
 		if err != nil {
 			return c.rpcError("list controls", err)
@@ -178,7 +142,7 @@ func newControlsCommand() *cobra.Command {
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "%d controls\n", len(resp.GetControls()))
 		return nil
-	}
+	})
 	cmd.AddCommand(list)
 	return cmd
 }

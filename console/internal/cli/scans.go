@@ -191,16 +191,7 @@ func newScanStopCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		f, err := format()
-		if err != nil {
-			return err
-		}
-		c, err := connect(cmd)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
 		s, err := c.api.StopScan(ctx(cmd), &consolev1.StopScanRequest{ScanId: args[0]})
 		if err != nil {
 			return c.rpcError("stop scan", err)
@@ -210,7 +201,7 @@ func newScanStopCommand() *cobra.Command {
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "Scan %s on %s: %s\n", s.GetId(), nodeLabel(s), stateText(s.GetState()))
 		return nil
-	}
+	})
 	return cmd
 }
 
@@ -300,16 +291,7 @@ func newScanShowCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		f, err := format()
-		if err != nil {
-			return err
-		}
-		c, err := connect(cmd)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
 		s, err := c.api.GetScan(ctx(cmd), &consolev1.GetScanRequest{ScanId: args[0]})
 		if err != nil {
 			return c.rpcError("show scan", err)
@@ -319,7 +301,7 @@ func newScanShowCommand() *cobra.Command {
 			return writeJSON(out, s)
 		}
 		return writeScan(out, s)
-	}
+	})
 	return cmd
 }
 
