@@ -68,7 +68,12 @@ func scoreCounts(s *consolev1.Score) posture.Counts {
 }
 
 func TestCombinedScanOfTwoSensors(t *testing.T) {
-	h := startConsole(t, consoleOptions{})
+	t.Run("sqlite", func(t *testing.T) { combinedScan(t, consoleOptions{}) })
+	t.Run("postgres", func(t *testing.T) { combinedScan(t, consoleOptions{databaseURL: postgresSchema(t)}) })
+}
+
+func combinedScan(t *testing.T, opts consoleOptions) {
+	h := startConsole(t, opts)
 	goodRoot := enginetest.Root(t, "debian-good")
 	badRoot := enginetest.Root(t, "debian-bad")
 	good := h.startSensor(sensorOptions{root: goodRoot, hostname: "good-host"})

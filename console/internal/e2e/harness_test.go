@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,6 +35,7 @@ type harness struct {
 }
 
 type consoleOptions struct {
+	databaseURL      string
 	heartbeatTimeout time.Duration
 	jobExpiry        time.Duration
 	batchSize        int
@@ -48,7 +50,7 @@ func startConsole(t testing.TB, opts consoleOptions) *harness {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- server.Run(ctx, server.Config{
-			DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+			DataDir: dir, DatabaseURL: opts.databaseURL, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
 			HeartbeatInterval: time.Second, HeartbeatTimeout: opts.heartbeatTimeout, JobExpiry: opts.jobExpiry,
 			SweepInterval: 50 * time.Millisecond, BatchSize: opts.batchSize, GRPCOptions: opts.grpcOptions,
 			Logger: zap.NewNop(), OnReady: func(i server.Info) { ready <- i },
@@ -120,6 +122,8 @@ func (s *sensor) stop() {
 
 type sensorOptions struct {
 	root, hostname, stateDir, token string
+	// dialer, when set, opens the sensor's gRPC connections (a proxy in fault tests).
+	dialer func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 func (h *harness) startSensor(opts sensorOptions) *sensor {
@@ -138,7 +142,7 @@ func (h *harness) startSensor(opts sensorOptions) *sensor {
 	go func() {
 		s.done <- agent.Run(ctx, agent.Config{
 			Console: h.info.GRPCAddr, Token: opts.token, StateDir: opts.stateDir, HostRoot: opts.root,
-			Hostname: opts.hostname, Version: "test", MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+			Hostname: opts.hostname, Version: "test", MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Dialer: opts.dialer,
 			Logger: zap.NewNop(), OnEnrolled: func(id string) { enrolled <- id },
 		})
 	}()

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ import (
 	"github.com/palisadehq/palisade/console/internal/scans"
 	"github.com/palisadehq/palisade/console/internal/sensorapi"
 	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/console/internal/store/postgres"
 	"github.com/palisadehq/palisade/console/internal/store/sqlite"
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
@@ -62,6 +64,21 @@ type Config struct {
 	NATSURL string
 	// NATSCredsFile authenticates the console to the external cluster.
 	NATSCredsFile string
+	// NATSAccountSeedFile holds the nkey seed of the external cluster's Palisade account (or
+	// of one of its signing keys); with it the console issues each node its own NATS
+	// credentials, and itself when NATSCredsFile is empty.
+	NATSAccountSeedFile string
+	// NATSAccount is the account's public key, when NATSAccountSeedFile holds a signing key.
+	NATSAccount string
+	// NATSTLS makes the console connect to the external cluster over TLS with a client
+	// certificate of its own CA, verifying the servers against that CA (which sensors trust
+	// too).
+	NATSTLS bool
+	// NATSReplicas is the jobs stream's replication factor; 0 chooses 3 on a cluster of
+	// three or more JetStream servers, else 1.
+	NATSReplicas int
+	// DatabaseURL selects PostgreSQL (postgres://...) instead of the embedded SQLite file.
+	DatabaseURL string
 	// CatalogDir adds an operator's controls and benchmarks to the built-in catalogue.
 	CatalogDir string
 	// Hosts are extra DNS names or IPs for the server certificate.
@@ -132,9 +149,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "palisade.db"), Logger: log})
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer st.Close()
 
@@ -154,9 +171,21 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer httpLis.Close()
 
+	var natsTLS *tls.Config
+	if cfg.NATSTLS {
+		if cfg.NATSURL == "" {
+			return errors.New("nats: --nats-tls applies to an external cluster; give its address with --nats-url")
+		}
+		cert, err := ca.IssueConsoleClient()
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		natsTLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.CAPool(), Certificates: []tls.Certificate{cert}}
+	}
 	b, err := bus.Start(ctx, bus.Config{
 		DataDir: cfg.DataDir, Listen: cfg.NATSAddr, Advertise: cfg.NATSAdvertise, Authority: ca, ExternalURL: cfg.NATSURL,
-		ExternalCredsFile: cfg.NATSCredsFile, Logger: log.Named("nats"),
+		ExternalCredsFile: cfg.NATSCredsFile, ExternalTLS: natsTLS, AccountSeedFile: cfg.NATSAccountSeedFile,
+		Account: cfg.NATSAccount, Replicas: cfg.NATSReplicas, Logger: log.Named("nats"),
 	})
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -271,6 +300,23 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	}
 	return err
+}
+
+// openStore opens PostgreSQL when a database URL is given, else the SQLite file in the data
+// directory.
+func openStore(ctx context.Context, cfg Config, log *zap.Logger) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Logger: log.Named("postgres")})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store (--database-url): %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "palisade.db"), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
 }
 
 // MaxMessageBytes bounds one gRPC message (a result batch).

@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/pkg/posture"
+)
+
+const nodeColumns = `id, name, target_type, facts, enrol_token_id, enrolled_at, last_seen_at`
+
+// EnrolNode consumes one use of the enrolment token and creates the node in one transaction.
+// The checks run in this order: unknown hash, revoked, expired (now at or after ExpiresAt; a
+// zero ExpiresAt never expires), used up. The token's row stays locked until the commit, so
+// concurrent enrolments with one token take its uses one at a time. The node's EnrolTokenID is
+// the token's id and both its EnrolledAt and LastSeenAt are now.
+func (s *Store) EnrolNode(ctx context.Context, tokenHash []byte, node store.Node, now time.Time) error {
+	if node.ID == "" {
+		return errors.New("enrol node: empty node id")
+	}
+	facts, err := json.Marshal(node.Facts)
+	if err != nil {
+		return fmt.Errorf("enrol node %s: encode facts: %w", node.ID, err)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var (
+			id               string
+			expires, revoked *int64
+			uses, used       int
+		)
+		err := tx.QueryRow(ctx,
+			`SELECT id, expires_at, revoked_at, uses, used FROM enrol_tokens WHERE hash = $1 FOR UPDATE`, tokenHash,
+		).Scan(&id, &expires, &revoked, &uses, &used)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("enrol node %s: no enrolment token has that secret: %w", node.ID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("enrol node %s: look up enrolment token: %w", node.ID, err)
+		}
+		switch {
+		case revoked != nil:
+			return fmt.Errorf("enrol node %s: token %s: %w", node.ID, id, store.ErrTokenRevoked)
+		case expires != nil && !now.Before(fromNanos(expires)):
+			return fmt.Errorf("enrol node %s: token %s: %w", node.ID, id, store.ErrTokenExpired)
+		case used >= uses:
+			return fmt.Errorf("enrol node %s: token %s: %w", node.ID, id, store.ErrTokenUsedUp)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE enrol_tokens SET used = used + 1 WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("enrol node %s: consume token %s: %w", node.ID, id, err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO nodes (`+nodeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			node.ID, node.Name, string(node.TargetType), string(facts), id, nanos(now), nanos(now))
+		if err != nil {
+			return fmt.Errorf("enrol node %s: %w", node.ID, classify(err))
+		}
+		return nil
+	})
+}
+
+func scanNode(row pgx.Row) (store.Node, error) {
+	var (
+		n                  store.Node
+		tt                 string
+		facts              []byte
+		enrolled, lastSeen *int64
+	)
+	if err := row.Scan(&n.ID, &n.Name, &tt, &facts, &n.EnrolTokenID, &enrolled, &lastSeen); err != nil {
+		return store.Node{}, err
+	}
+	n.TargetType = posture.TargetType(tt)
+	if err := json.Unmarshal(facts, &n.Facts); err != nil {
+		return store.Node{}, fmt.Errorf("decode facts of node %s: %w", n.ID, err)
+	}
+	n.EnrolledAt = fromNanos(enrolled)
+	n.LastSeenAt = fromNanos(lastSeen)
+	return n, nil
+}
+
+// GetNode returns the node with the id.
+func (s *Store) GetNode(ctx context.Context, id string) (store.Node, error) {
+	n, err := scanNode(s.pool.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Node{}, fmt.Errorf("node %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Node{}, fmt.Errorf("get node %q: %w", id, err)
+	}
+	return n, nil
+}
+
+// FindNode looks a node up by id, or else by name. One query reads both: the id match, when
+// there is one, sorts first.
+func (s *Store) FindNode(ctx context.Context, idOrName string) (store.Node, error) {
+	found, err := queryNodes(ctx, s.pool, `SELECT `+nodeColumns+` FROM (
+		(SELECT `+nodeColumns+`, 0 AS rank FROM nodes WHERE id = $1)
+		UNION ALL
+		(SELECT `+nodeColumns+`, 1 AS rank FROM nodes WHERE name = $1 ORDER BY id LIMIT 2)
+	) m ORDER BY rank, id`, idOrName)
+	switch {
+	case err != nil:
+		return store.Node{}, fmt.Errorf("find node %q: %w", idOrName, err)
+	case len(found) == 0:
+		return store.Node{}, fmt.Errorf("no node has id or name %q: %w", idOrName, store.ErrNotFound)
+	case found[0].ID == idOrName:
+		return found[0], nil
+	case len(found) > 1:
+		return store.Node{}, fmt.Errorf("several nodes are named %q; use the node id: %w", idOrName, store.ErrConflict)
+	}
+	return found[0], nil
+}
+
+func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]store.Node, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Node
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// ListNodes returns the nodes matching f, ordered by name, then id.
+func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter) ([]store.Node, error) {
+	query := `SELECT ` + nodeColumns + ` FROM nodes`
+	var args []any
+	if f.TargetType != "" {
+		query += ` WHERE target_type = $1`
+		args = append(args, string(f.TargetType))
+	}
+	nodes, err := queryNodes(ctx, s.pool, query+` ORDER BY name, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// UpdateNodeFacts replaces the node's facts, sets its name to facts.Hostname (kept when that is
+// empty) and sets LastSeenAt.
+func (s *Store) UpdateNodeFacts(ctx context.Context, id string, facts store.NodeFacts, seenAt time.Time) error {
+	b, err := json.Marshal(facts)
+	if err != nil {
+		return fmt.Errorf("update facts of node %q: encode: %w", id, err)
+	}
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE nodes SET facts = $1, name = CASE WHEN $2 <> '' THEN $2 ELSE name END, last_seen_at = $3 WHERE id = $4`,
+		string(b), facts.Hostname, nanos(seenAt), id)
+	if err != nil {
+		return fmt.Errorf("update facts of node %q: %w", id, err)
+	}
+	return mustChange(tag, "node", id)
+}
+
+// TouchNode sets LastSeenAt.
+func (s *Store) TouchNode(ctx context.Context, id string, seenAt time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE nodes SET last_seen_at = $1 WHERE id = $2`, nanos(seenAt), id)
+	if err != nil {
+		return fmt.Errorf("touch node %q: %w", id, err)
+	}
+	return mustChange(tag, "node", id)
+}

@@ -1,0 +1,364 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/pkg/posture"
+)
+
+// scanSelect reads scans with their node's name; scanScan decodes its rows.
+const scanSelect = `SELECT s.id, s.group_id, s.node_id, COALESCE(n.name, ''), s.state, s.benchmark_ids,
+	s.controls_total, s.controls_done, s.results_stored, s.message, s.created_by, s.created_at,
+	s.started_at, s.finished_at, s.last_heartbeat_at
+	FROM scans s LEFT JOIN nodes n ON n.id = s.node_id`
+
+func scanScan(row pgx.Row) (store.Scan, error) {
+	var (
+		sc                      store.Scan
+		state                   string
+		created                 int64
+		started, finished, beat *int64
+	)
+	err := row.Scan(&sc.ID, &sc.GroupID, &sc.NodeID, &sc.NodeName, &state, &sc.BenchmarkIDs,
+		&sc.ControlsTotal, &sc.ControlsDone, &sc.ResultsStored, &sc.Message, &sc.CreatedBy, &created,
+		&started, &finished, &beat)
+	if err != nil {
+		return store.Scan{}, err
+	}
+	sc.State = posture.ScanState(state)
+	sc.BenchmarkIDs = orNil(sc.BenchmarkIDs)
+	sc.CreatedAt, sc.StartedAt = fromNanos(&created), fromNanos(started)
+	sc.FinishedAt, sc.LastHeartbeatAt = fromNanos(finished), fromNanos(beat)
+	return sc, nil
+}
+
+func queryScans(ctx context.Context, q querier, query string, args ...any) ([]store.Scan, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Scan
+	for rows.Next() {
+		sc, err := scanScan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
+func getScan(ctx context.Context, q querier, id string) (store.Scan, error) {
+	sc, err := scanScan(q.QueryRow(ctx, scanSelect+` WHERE s.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Scan{}, fmt.Errorf("scan %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Scan{}, fmt.Errorf("get scan %q: %w", id, err)
+	}
+	return sc, nil
+}
+
+// scanState returns a scan's state, or store.ErrNotFound. With lock, the scan's row stays
+// locked until the transaction ends, so that a read-check-write cannot interleave with another.
+func scanState(ctx context.Context, q querier, id string, lock bool) (posture.ScanState, error) {
+	query := `SELECT state FROM scans WHERE id = $1`
+	if lock {
+		query += ` FOR NO KEY UPDATE`
+	}
+	var state string
+	err := q.QueryRow(ctx, query, id).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("scan %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read state of scan %q: %w", id, err)
+	}
+	return posture.ScanState(state), nil
+}
+
+// CreateScans stores new queued scans with their controls in one transaction, COPYing both. An
+// unknown node is store.ErrNotFound, a taken scan id (or a control listed twice)
+// store.ErrConflict; either way nothing is stored.
+func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
+	if len(scans) == 0 {
+		return nil
+	}
+	nControls := 0
+	for _, sc := range scans {
+		if sc.ID == "" {
+			return errors.New("create scans: empty scan id")
+		}
+		nControls += len(sc.Controls)
+	}
+	queued := string(posture.Queued)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"scans"},
+			[]string{"id", "group_id", "node_id", "state", "benchmark_ids", "controls_total", "created_by", "created_at"},
+			pgx.CopyFromSlice(len(scans), func(i int) ([]any, error) {
+				sc := scans[i]
+				return []any{sc.ID, sc.GroupID, sc.NodeID, queued, orEmpty(sc.BenchmarkIDs), len(sc.Controls),
+					sc.CreatedBy, nanos(sc.CreatedAt)}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("create scans: %w", classify(err))
+		}
+		if nControls == 0 {
+			return nil
+		}
+		// rows walks the controls of every scan in turn.
+		scanIdx, ctlIdx := 0, -1
+		rows := pgx.CopyFromFunc(func() ([]any, error) {
+			ctlIdx++
+			for scanIdx < len(scans) && ctlIdx >= len(scans[scanIdx].Controls) {
+				scanIdx, ctlIdx = scanIdx+1, 0
+			}
+			if scanIdx == len(scans) {
+				return nil, nil
+			}
+			c := scans[scanIdx].Controls[ctlIdx]
+			return []any{scans[scanIdx].ID, c.ControlID, c.Title, string(c.Severity), c.Service, orEmpty(c.Benchmarks)}, nil
+		})
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"scan_controls"},
+			[]string{"scan_id", "control_id", "title", "severity", "service", "benchmarks"}, rows)
+		if err != nil {
+			return fmt.Errorf("create scans: controls: %w", classify(err))
+		}
+		return nil
+	})
+}
+
+// GetScan returns the scan with the id.
+func (s *Store) GetScan(ctx context.Context, id string) (store.Scan, error) {
+	return getScan(ctx, s.pool, id)
+}
+
+// placeholders numbers query parameters as they are added.
+type placeholders struct{ args []any }
+
+// add appends a parameter and returns its placeholder.
+func (p *placeholders) add(v any) string {
+	p.args = append(p.args, v)
+	return "$" + strconv.Itoa(len(p.args))
+}
+
+// ListScans returns scans newest first (CreatedAt, then ID, both descending).
+func (s *Store) ListScans(ctx context.Context, f store.ScanFilter) (store.ScanPage, error) {
+	var (
+		where []string
+		p     placeholders
+	)
+	if f.NodeID != "" {
+		where = append(where, `s.node_id = `+p.add(f.NodeID))
+	}
+	if f.GroupID != "" {
+		where = append(where, `s.group_id = `+p.add(f.GroupID))
+	}
+	if f.State != "" {
+		where = append(where, `s.state = `+p.add(string(f.State)))
+	}
+	if f.PageToken != "" {
+		c, err := store.ParseScanCursor(f.PageToken)
+		if err != nil {
+			return store.ScanPage{}, fmt.Errorf("list scans: %w", err)
+		}
+		where = append(where, `(s.created_at, s.id) < (`+p.add(c.CreatedAt.UnixNano())+`, `+p.add(c.ID)+`)`)
+	}
+	query := scanSelect
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := f.Limit()
+	query += ` ORDER BY s.created_at DESC, s.id DESC LIMIT ` + p.add(limit+1)
+	scans, err := queryScans(ctx, s.pool, query, p.args...)
+	if err != nil {
+		return store.ScanPage{}, fmt.Errorf("list scans: %w", err)
+	}
+	var page store.ScanPage
+	if len(scans) > limit {
+		scans = scans[:limit]
+		last := scans[limit-1]
+		page.NextPageToken = store.ScanCursor{CreatedAt: last.CreatedAt, ID: last.ID}.Token()
+	}
+	page.Scans = scans
+	return page, nil
+}
+
+// ScanControls returns the controls a scan evaluates, keyed by control id.
+func (s *Store) ScanControls(ctx context.Context, scanID string) (map[string]store.ScanControl, error) {
+	out := map[string]store.ScanControl{}
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		if _, err := scanState(ctx, tx, scanID, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT control_id, title, severity, service, benchmarks
+			FROM scan_controls WHERE scan_id = $1`, scanID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				c        store.ScanControl
+				severity string
+			)
+			if err := rows.Scan(&c.ControlID, &c.Title, &severity, &c.Service, &c.Benchmarks); err != nil {
+				return err
+			}
+			c.Severity = posture.Severity(severity)
+			c.Benchmarks = orNil(c.Benchmarks)
+			out[c.ControlID] = c
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controls of scan %q: %w", scanID, err)
+	}
+	return out, nil
+}
+
+// TransitionScan moves a scan to t.State when the lifecycle allows it.
+func (s *Store) TransitionScan(ctx context.Context, id string, t store.Transition) (store.Scan, error) {
+	var out store.Scan
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanState(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if !cur.CanMoveTo(t.State) {
+			return fmt.Errorf("scan %s is %s and cannot become %s: %w", id, cur, t.State, store.ErrBadTransition)
+		}
+		var p placeholders
+		set := []string{`state = ` + p.add(string(t.State))}
+		switch {
+		case t.State == posture.Dispatched:
+			set = append(set, `dispatched_at = `+p.add(nanos(t.At)))
+		case t.State == posture.Running:
+			set = append(set, `started_at = `+p.add(nanos(t.At)))
+		case t.State.Terminal():
+			set = append(set, `finished_at = `+p.add(nanos(t.At)))
+		}
+		if t.Message != "" {
+			set = append(set, `message = `+p.add(t.Message))
+		}
+		query := `UPDATE scans SET ` + strings.Join(set, `, `) + ` WHERE id = ` + p.add(id)
+		if _, err := tx.Exec(ctx, query, p.args...); err != nil {
+			return fmt.Errorf("move scan %s to %s: %w", id, t.State, err)
+		}
+		out, err = getScan(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// RecordProgress stores progress and the heartbeat of a running scan; a scan in another state
+// is store.ErrBadTransition. The common case, a running scan, takes one statement.
+func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE scans SET controls_done = $1, controls_total = $2, last_heartbeat_at = $3
+		WHERE id = $4 AND state = $5`, done, total, nanos(at), id, string(posture.Running))
+	if err != nil {
+		return fmt.Errorf("record progress of scan %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	cur, err := scanState(ctx, s.pool, id, false)
+	if err != nil {
+		return fmt.Errorf("record progress: %w", err)
+	}
+	return fmt.Errorf("record progress of scan %s: it is %s, not running: %w", id, cur, store.ErrBadTransition)
+}
+
+// CompleteScan stores the scores and moves a running scan to complete in one transaction.
+func (s *Store) CompleteScan(ctx context.Context, id string, scores []store.Score, at time.Time) (store.Scan, error) {
+	var out store.Scan
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanState(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if cur != posture.Running {
+			return fmt.Errorf("complete scan %s: it is %s, not running: %w", id, cur, store.ErrBadTransition)
+		}
+		if len(scores) > 0 {
+			var b pgx.Batch
+			for _, sc := range scores {
+				c := sc.Counts
+				b.Queue(`INSERT INTO scores (scan_id, benchmark_id, pass, fail, info, skip, error)
+					VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, sc.BenchmarkID, c.Pass, c.Fail, c.Info, c.Skip, c.Error)
+			}
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+				return fmt.Errorf("complete scan %s: store scores: %w", id, classify(err))
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE scans SET state = $1, finished_at = $2 WHERE id = $3`,
+			string(posture.Complete), nanos(at), id)
+		if err != nil {
+			return fmt.Errorf("complete scan %s: %w", id, err)
+		}
+		out, err = getScan(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// StaleScans returns unfinished scans that have gone quiet, oldest first (CreatedAt, then ID).
+// A running scan is stale when its last heartbeat, or before any its start, is older than
+// heartbeatBefore; a queued or dispatched one when its dispatch, or before that its creation,
+// is older than dispatchBefore. The state test repeats the predicate of the partial index
+// scans_unfinished, so that the planner can use it.
+func (s *Store) StaleScans(ctx context.Context, heartbeatBefore, dispatchBefore time.Time) ([]store.Scan, error) {
+	scans, err := queryScans(ctx, s.pool, scanSelect+`
+		WHERE s.state IN ('queued', 'dispatched', 'running')
+		  AND ((s.state = 'running' AND COALESCE(s.last_heartbeat_at, s.started_at, s.dispatched_at, s.created_at) < $1)
+		    OR (s.state IN ('queued', 'dispatched') AND COALESCE(s.dispatched_at, s.created_at) < $2))
+		ORDER BY s.created_at, s.id`, heartbeatBefore.UnixNano(), dispatchBefore.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("find stale scans: %w", err)
+	}
+	return scans, nil
+}
+
+// Scores returns the stored scores of a scan, ordered by benchmark id.
+func (s *Store) Scores(ctx context.Context, scanID string) ([]store.Score, error) {
+	var out []store.Score
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		if _, err := scanState(ctx, tx, scanID, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT benchmark_id, pass, fail, info, skip, error FROM scores
+			WHERE scan_id = $1 ORDER BY benchmark_id`, scanID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sc store.Score
+			c := &sc.Counts
+			if err := rows.Scan(&sc.BenchmarkID, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error); err != nil {
+				return err
+			}
+			out = append(out, sc)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scores of scan %q: %w", scanID, err)
+	}
+	return out, nil
+}
