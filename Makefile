@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 MODULES   := ./proto/... ./pkg/... ./console/... ./sensor/...
 DATA_DIR  ?= $(CURDIR)/data
 
-.PHONY: all build run test test-short generate check-generated lint bench bench-dispatch bench-sensor clean tools
+.PHONY: all build run test test-short generate check-generated lint bench bench-dispatch bench-sensor test-postgres bench-postgres clean tools
 
 all: build
 
@@ -24,6 +24,20 @@ test: ## the whole test suite, with the race detector
 
 test-short:
 	$(GO) test -short -count=1 $(MODULES)
+
+# The PostgreSQL store's tests and benchmarks need a server: PALISADE_TEST_POSTGRES is its URL
+# (each test works in a schema of its own, dropped afterwards). `make test` runs them too when
+# the variable is set in the environment, and skips them otherwise.
+test-postgres bench-postgres: export PALISADE_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+test-postgres: ## the store conformance suites (SQLite and PostgreSQL), failing when PostgreSQL is unreachable
+	CI=true $(GO) test -race -count=1 ./console/internal/store/...
+
+bench-postgres: ## results/s into PostgreSQL through StoreBatch against a raw COPY of the same rows
+	@$(GO) test -run '^$$' -bench 'BenchmarkStoreBatch|BenchmarkCopyRaw' -benchtime 500x ./console/internal/store/postgres/ | tee /dev/stderr | \
+	  awk '/results\/s/ { for (i = 1; i < NF; i++) if ($$(i+1) == "results/s") r[$$1] = $$i } \
+	       END { for (k in r) if (k ~ /^BenchmarkCopyRaw/) raw = r[k]; \
+	             for (k in r) if (k ~ /^BenchmarkStoreBatch/) printf "%s: %.0f results/s = %.2f x raw COPY (%.0f results/s)\n", k, r[k], r[k] / raw, raw }'
 
 tools: ## build the pinned code generators into tools/bin
 	cd tools && GOWORK=off $(GO) build -o $(TOOLS_BIN)/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
@@ -46,6 +60,9 @@ bench-dispatch: ## time from `scan start` to the first stored result on loopback
 
 bench-sensor: ## full-catalogue scan of a fixture root
 	$(GO) test -run '^$$' -bench BenchmarkScan -benchmem ./pkg/engine/
+
+bench-scale: ## N simulated sensors (default 10000) against a console process: dispatch, ingest, memory
+	N=$(N) BIN=$(BIN) GO=$(GO) bash scripts/bench-scale.sh
 
 clean:
 	rm -rf $(BIN) $(TOOLS_BIN)
