@@ -55,6 +55,9 @@ type Config struct {
 	SweepInterval time.Duration
 	// Registerer receives the manager's metrics; none are registered when nil.
 	Registerer prometheus.Registerer
+	// ReplicaID names this console replica for the lease that lets one replica at a time
+	// sweep for timeouts; a random id when empty.
+	ReplicaID string
 }
 
 // Defaults for Config fields left zero.
@@ -121,6 +124,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.ReplicaID == "" {
+		cfg.ReplicaID = newID("replica")
 	}
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, controls: map[string]map[string]store.ScanControl{},
@@ -549,6 +555,20 @@ func (m *Manager) Sweep(ctx context.Context) error {
 	return nil
 }
 
+// sweepLease is the lease that lets one replica at a time sweep.
+const sweepLease = "scan-sweeper"
+
+// SweepIfLeader sweeps when this replica holds (or takes) the sweeper lease, so that with
+// several console replicas on one database the sweep runs once per interval. It reports
+// whether this replica swept.
+func (m *Manager) SweepIfLeader(ctx context.Context) (bool, error) {
+	ok, err := m.cfg.Store.TryLease(ctx, sweepLease, m.cfg.ReplicaID, m.cfg.Now().UTC(), 3*m.cfg.SweepInterval)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, m.Sweep(ctx)
+}
+
 // Run sweeps for timeouts until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.SweepInterval)
@@ -558,7 +578,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
+			if _, err := m.SweepIfLeader(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("sweep failed", zap.Error(err))
 			}
 		}

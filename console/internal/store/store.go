@@ -88,6 +88,11 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
+
+	// TryLease takes or renews the named lease for holder until now+ttl when it is free,
+	// expired (its expiry is at or before now) or already held by holder, and reports whether
+	// holder has it. Console replicas use leases so background duties run once.
+	TryLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 }
 
 // NodeFacts describes a node as its sensor reports it.

@@ -38,6 +38,12 @@ CREATE TABLE enrol_tokens (
     created_by TEXT    NOT NULL DEFAULT ''
 );
 
+CREATE TABLE leases (
+    name       TEXT    NOT NULL PRIMARY KEY,
+    holder     TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+
 CREATE TABLE nodes (
     id             TEXT    NOT NULL PRIMARY KEY,
     name           TEXT    NOT NULL,

@@ -1,0 +1,99 @@
+package scans
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/console/internal/store/sqlite"
+	"github.com/palisadehq/palisade/pkg/catalog"
+	"github.com/palisadehq/palisade/pkg/posture"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// recordingDispatcher is a fake bus that records what it was asked to send.
+type recordingDispatcher struct {
+	jobs     []*sensorv1.Job
+	commands []string
+}
+
+func (d *recordingDispatcher) EnsureNode(context.Context, string) error { return nil }
+func (d *recordingDispatcher) PublishJob(_ context.Context, j *sensorv1.Job) error {
+	d.jobs = append(d.jobs, j)
+	return nil
+}
+func (d *recordingDispatcher) PublishCommand(_ context.Context, node string, c *sensorv1.Command) error {
+	d.commands = append(d.commands, node+"/"+c.GetScanId())
+	return nil
+}
+
+func TestOneReplicaSweeps(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	d := &recordingDispatcher{}
+	mk := func(id string) *Manager {
+		m, err := New(Config{Store: st, Catalog: cat, Dispatcher: d, Now: clock, ReplicaID: id, JobExpiry: time.Minute, SweepInterval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := mk("replica-a"), mk("replica-b")
+	if err := st.EnrolNode(ctx, nil, store.Node{ID: "n1", Name: "n1", TargetType: posture.Linux, EnrolledAt: now}, now); err == nil {
+		t.Fatal("enrolment without a token succeeded")
+	}
+	tokHash := []byte("0123456789abcdef0123456789abcdef")
+	if err := st.CreateEnrolToken(ctx, store.EnrolToken{ID: "t", Hash: tokHash, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Uses: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnrolNode(ctx, tokHash, store.Node{ID: "n1", Name: "n1", TargetType: posture.Linux, EnrolledAt: now, LastSeenAt: now}, now); err != nil {
+		t.Fatal(err)
+	}
+	_, started, err := a.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.jobs) != 1 || started[0].State != posture.Dispatched {
+		t.Fatalf("dispatch: %d jobs, state %s", len(d.jobs), started[0].State)
+	}
+
+	now = now.Add(2 * time.Minute) // past the job expiry
+	sweptA, err := a.SweepIfLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweptB, err := b.SweepIfLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sweptA || sweptB {
+		t.Fatalf("swept: a=%v b=%v; want only a", sweptA, sweptB)
+	}
+	sc, err := st.GetScan(ctx, started[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.State != posture.TimedOut || sc.Message != "the node did not take the job within 1m0s" {
+		t.Fatalf("scan %s (%q); want timed_out", sc.State, sc.Message)
+	}
+	if len(d.commands) != 1 || d.commands[0] != "n1/"+sc.ID {
+		t.Fatalf("stop commands %v", d.commands)
+	}
+	// When a's lease lapses (a replica died), b takes over.
+	now = now.Add(4 * time.Second)
+	if sweptB, err = b.SweepIfLeader(ctx); err != nil || !sweptB {
+		t.Fatalf("b after a's lease lapsed: %v, %v", sweptB, err)
+	}
+}
