@@ -28,6 +28,11 @@ const (
 // slow consumer; a dropped job comes back after the consumer's ack wait.
 const handlerQueue = 64
 
+// ackedMemory is how many acknowledged scan ids a subscription remembers to drop a job
+// JetStream delivers again because the acknowledgement was lost (the node's server went away
+// between the two, for example).
+const ackedMemory = 4096
+
 // flushTimeout bounds the round trip that confirms the subscriptions reached the server.
 const flushTimeout = 10 * time.Second
 
@@ -63,6 +68,12 @@ type Subscription struct {
 	jobSub *nats.Subscription
 	cmdSub *nats.Subscription
 
+	// ackedMu guards acked and ackedOrder: the scan ids whose jobs this subscription
+	// acknowledged, oldest first, at most ackedMemory.
+	ackedMu    sync.Mutex
+	acked      map[string]struct{}
+	ackedOrder []string
+
 	stopOnce sync.Once
 	stop     chan struct{}
 	// wg counts the handler goroutines and the context watcher; Close waits for them.
@@ -73,6 +84,10 @@ type Subscription struct {
 // its control subject, using core NATS subscriptions only. Each handler runs on its own
 // goroutine, one message at a time, so a slow onJob does not hold up a stop command; handlers
 // should hand long work to another goroutine. onCommand may be nil to ignore commands.
+//
+// A job whose scan this subscription already acknowledged is acknowledged again and not
+// handed to onJob: JetStream delivers a job again when an acknowledgement is lost, for example
+// when the node's NATS server goes away, and the node must not run a scan twice.
 //
 // Messages that cannot be jobs for this node (oversized, not a valid Job, addressed to another
 // node, or without scan id) are logged and terminated (+TERM) so JetStream never delivers them
@@ -95,6 +110,7 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 		onJob:     onJob,
 		onCommand: onCommand,
 		stop:      make(chan struct{}),
+		acked:     make(map[string]struct{}),
 	}
 	for _, opt := range opts {
 		opt(&s.o)
@@ -199,12 +215,41 @@ func (s *Subscription) handleJob(m *nats.Msg) {
 		}
 		return
 	}
+	if s.wasAcked(job.GetScanId()) {
+		s.o.log.Info("job delivered again after it was acknowledged; acknowledging it again", zap.String(logFieldScan, job.GetScanId()))
+		if err := m.Ack(); err != nil {
+			s.o.log.Warn("acknowledging a job delivered again failed", zap.String(logFieldScan, job.GetScanId()), zap.Error(err))
+		}
+		return
+	}
 	s.onJob(job, func() error {
 		if err := m.Ack(); err != nil {
 			return fmt.Errorf("acknowledge job for scan %s: %w", job.GetScanId(), err)
 		}
+		s.rememberAcked(job.GetScanId())
 		return nil
 	})
+}
+
+func (s *Subscription) wasAcked(scanID string) bool {
+	s.ackedMu.Lock()
+	defer s.ackedMu.Unlock()
+	_, ok := s.acked[scanID]
+	return ok
+}
+
+func (s *Subscription) rememberAcked(scanID string) {
+	s.ackedMu.Lock()
+	defer s.ackedMu.Unlock()
+	if _, ok := s.acked[scanID]; ok {
+		return
+	}
+	if len(s.ackedOrder) >= ackedMemory {
+		delete(s.acked, s.ackedOrder[0])
+		s.ackedOrder = s.ackedOrder[1:]
+	}
+	s.acked[scanID] = struct{}{}
+	s.ackedOrder = append(s.ackedOrder, scanID)
 }
 
 // decodeJob returns the job in data, or nil and why it was rejected.

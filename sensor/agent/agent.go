@@ -251,8 +251,18 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.Secure(tlsCfg), nats.Name("palisade-sensor "+a.state.NodeID),
-		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(5*time.Second))
+	natsOpts := []nats.Option{nats.Secure(tlsCfg), nats.Name("palisade-sensor " + a.state.NodeID),
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(5 * time.Second)}
+	if creds := hello.GetNatsCredentials(); creds != "" {
+		// An external cluster in operator mode: the console's credentials for this node,
+		// presented together with the certificate.
+		opt, err := jobs.Credentials(creds)
+		if err != nil {
+			return fmt.Errorf("NATS credentials from the console: %w", err)
+		}
+		natsOpts = append(natsOpts, opt)
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), natsOpts...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS %v: %w", urls, err)
 	}

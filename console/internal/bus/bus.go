@@ -3,6 +3,9 @@
 // consumer per node, and publishing of jobs and control commands. In embedded mode every
 // client authenticates with a certificate issued by the console's CA: the console itself gets
 // full permissions, a node may only take its own jobs and commands and acknowledge its jobs.
+// With an external cluster in operator (JWT) mode the console holds an account signing key and
+// issues each node a user JWT with exactly those permissions (NodeCredentials). The stream is
+// replicated on three servers when the JetStream cluster has at least three.
 package bus
 
 import (
@@ -52,6 +55,17 @@ const (
 	nodeUserPrefix = "node:"
 )
 
+// Publishing a job: one attempt is bounded by publishAttemptTimeout; PublishJob tries again
+// after publishRetryMin, doubling up to publishRetryMax, until its context ends.
+const (
+	publishAttemptTimeout = 2 * time.Second
+	publishRetryMin       = 50 * time.Millisecond
+	publishRetryMax       = time.Second
+	// errCodeClusterUnavailable is the JetStream API error of a cluster without a leader
+	// for the moment.
+	errCodeClusterUnavailable jetstream.ErrorCode = 10008
+)
+
 // Log field names.
 const (
 	logFieldURL     = "url"
@@ -81,6 +95,17 @@ type Config struct {
 	// ExternalTLS, when set, is the TLS configuration for the external server (a private CA
 	// or a client certificate); without it the URL scheme and the system roots decide.
 	ExternalTLS *tls.Config
+	// AccountSeedFile, with ExternalURL, names a file holding the nkey seed of the NATS
+	// account the console and the nodes use, or of one of its signing keys (not a scoped
+	// one). The console then issues each node its own credentials (NodeCredentials) and, when
+	// ExternalCredsFile is empty, itself too.
+	AccountSeedFile string
+	// Account is the account's public key; needed only when AccountSeedFile holds a signing
+	// key rather than the account's own key.
+	Account string
+	// Replicas is the stream's replication factor; 0 means 3 when the JetStream cluster has
+	// at least three servers, else 1.
+	Replicas int
 	// AllowNode, when set, is asked on every node connection; false refuses it (for example
 	// for a node that was removed).
 	AllowNode func(nodeID string) bool
@@ -98,6 +123,10 @@ type Bus struct {
 	js      jetstream.JetStream
 	urls    []string
 	ackWait time.Duration
+	// issuer signs node credentials; nil unless Config.AccountSeedFile is set.
+	issuer *issuer
+	// replicas is the stream's replication factor once ensureStream has run.
+	replicas int
 }
 
 // Start starts the embedded server (or connects to the external one), connects the console to
@@ -109,6 +138,12 @@ func Start(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	if b.ackWait <= 0 {
 		b.ackWait = DefaultAckWait
+	}
+	if cfg.Replicas < 0 || cfg.Replicas > 5 {
+		return nil, fmt.Errorf("bus: --nats-replicas %d is out of range; use 1 to 5, or 0 to choose from the cluster size", cfg.Replicas)
+	}
+	if cfg.AccountSeedFile != "" && cfg.ExternalURL == "" {
+		return nil, errors.New("bus: --nats-account-seed-file needs --nats-url: the embedded NATS server authenticates nodes by certificate")
 	}
 	var err error
 	if cfg.ExternalURL != "" {
@@ -124,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	if err := b.ensureStream(ctx); err != nil {
+	if err := b.ensureStream(ctx, cfg.Replicas); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -216,8 +251,28 @@ func (b *Bus) startEmbedded(cfg Config) error {
 
 func (b *Bus) connectExternal(cfg Config) error {
 	opts := b.connOptions()
-	if cfg.ExternalCredsFile != "" {
+	if cfg.AccountSeedFile != "" {
+		is, err := loadIssuer(cfg.AccountSeedFile, cfg.Account, time.Now)
+		if err != nil {
+			return err
+		}
+		b.issuer = is
+	}
+	switch {
+	case cfg.ExternalCredsFile != "":
 		opts = append(opts, nats.UserCredentials(cfg.ExternalCredsFile))
+	case b.issuer != nil:
+		// The console's own user: everything the account allows. Its seed lives only in
+		// this process.
+		creds, err := b.issuer.credentials(consoleName, nil, time.Time{})
+		if err != nil {
+			return err
+		}
+		opt, err := jobs.Credentials(creds)
+		if err != nil {
+			return fmt.Errorf("bus: %w", err)
+		}
+		opts = append(opts, opt)
 	}
 	if cfg.ExternalTLS != nil {
 		opts = append(opts, nats.Secure(cfg.ExternalTLS))
@@ -262,25 +317,6 @@ func (b *Bus) connOptions() []nats.Option {
 	}
 }
 
-func (b *Bus) ensureStream(ctx context.Context) error {
-	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        jobs.StreamName,
-		Description: "Palisade scan jobs, one subject per node",
-		Subjects:    []string{jobs.StreamSubjects},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      StreamMaxAge,
-		MaxMsgSize:  jobs.MaxJobBytes,
-		Duplicates:  DuplicateWindow,
-		Replicas:    1,
-	})
-	if err != nil {
-		return fmt.Errorf("bus: create the %s stream: %w", jobs.StreamName, err)
-	}
-	return nil
-}
-
 // URLs returns the NATS URLs sensors should connect to.
 func (b *Bus) URLs() []string { return append([]string(nil), b.urls...) }
 
@@ -289,26 +325,13 @@ func (b *Bus) Conn() *nats.Conn { return b.nc }
 
 // EnsureNode creates the node's durable push consumer, or brings an existing one to the
 // current configuration: filtered on the node's job subject, delivering to its deliver
-// subject, explicit acknowledgement. It is idempotent.
+// subject, explicit acknowledgement, as many replicas as the stream. It is idempotent and
+// changes nothing when the consumer is already as wanted.
 func (b *Bus) EnsureNode(ctx context.Context, nodeID string) error {
 	if err := jobs.ValidateNodeID(nodeID); err != nil {
 		return fmt.Errorf("bus: %w", err)
 	}
-	_, err := b.js.CreateOrUpdatePushConsumer(ctx, jobs.StreamName, jetstream.ConsumerConfig{
-		Durable:        jobs.ConsumerName(nodeID),
-		Description:    "jobs for node " + nodeID,
-		FilterSubject:  jobs.JobSubject(nodeID),
-		DeliverSubject: jobs.DeliverSubject(nodeID),
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        b.ackWait,
-		MaxDeliver:     MaxDeliver,
-		MaxAckPending:  MaxAckPending,
-	})
-	if err != nil {
-		return fmt.Errorf("bus: create the job consumer for node %s: %w", nodeID, err)
-	}
-	return nil
+	return b.ensureConsumer(ctx, nodeID)
 }
 
 // RemoveNode deletes the node's consumer and the jobs still queued for it. Removing a node
@@ -347,12 +370,45 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 	if len(data) > jobs.MaxJobBytes {
 		return fmt.Errorf("bus: publish job for scan %s: the job is %d bytes, more than the %d allowed; scan with fewer controls", job.GetScanId(), len(data), jobs.MaxJobBytes)
 	}
-	msg := nats.NewMsg(jobs.JobSubject(job.GetNodeId()))
-	msg.Data = data
-	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(job.GetScanId()), jetstream.WithExpectStream(jobs.StreamName)); err != nil {
-		return fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
+	// A server of a cluster going away, or the stream electing a new leader, makes a publish
+	// go unanswered for a moment. The scan id deduplicates, so trying again until ctx ends
+	// stores the job once.
+	wait := publishRetryMin
+	for {
+		msg := nats.NewMsg(jobs.JobSubject(job.GetNodeId()))
+		msg.Data = data
+		attemptCtx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
+		_, err := b.js.PublishMsg(attemptCtx, msg, jetstream.WithMsgID(job.GetScanId()), jetstream.WithExpectStream(jobs.StreamName))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !retryablePublish(err) || ctx.Err() != nil {
+			return fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
+		}
+		b.log.Info("publishing a job went unanswered; trying again", zap.String(logFieldScan, job.GetScanId()), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("bus: publish job for scan %s: %w (last attempt: %w)", job.GetScanId(), ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(wait*2, publishRetryMax)
 	}
-	return nil
+}
+
+// retryablePublish reports whether a failed publish may succeed when tried again: nobody
+// answered (no stream leader for a moment, or the connection is moving to another server), or
+// the cluster said it is briefly unavailable.
+func retryablePublish(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == errCodeClusterUnavailable
+	}
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
 }
 
 // PublishCommand sends a command to a node on its control subject. Commands are not stored: a

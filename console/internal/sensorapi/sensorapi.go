@@ -7,6 +7,7 @@ package sensorapi
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ type Authority interface {
 type Bus interface {
 	EnsureNode(ctx context.Context, nodeID string) error
 	URLs() []string
+	// NodeCredentials returns the NATS credentials the node presents with its certificate
+	// (valid until notAfter, the certificate's expiry), or "" when the certificate is enough.
+	NodeCredentials(nodeID string, notAfter time.Time) (string, error)
 }
 
 // Config builds a Server.
@@ -126,10 +130,15 @@ func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensor
 	if err := s.cfg.Bus.EnsureNode(ctx, node.ID); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
 	}
+	natsCreds, err := s.natsCredentials(node.ID, certPEM)
+	if err != nil {
+		return nil, err
+	}
 	_ = s.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "node:" + node.ID, Action: "node.enrol", Target: node.ID,
 		Detail: fmt.Sprintf("hostname=%s type=%s", node.Name, tt)})
 	s.log.Info("node enrolled", zap.String("node", node.ID), zap.String("hostname", node.Name))
-	return &sensorv1.EnrolResponse{NodeId: node.ID, CertificatePem: certPEM, CaPem: s.cfg.Authority.CACertPEM(), NatsUrls: s.cfg.Bus.URLs()}, nil
+	return &sensorv1.EnrolResponse{NodeId: node.ID, CertificatePem: certPEM, CaPem: s.cfg.Authority.CACertPEM(), NatsUrls: s.cfg.Bus.URLs(),
+		NatsCredentials: natsCreds}, nil
 }
 
 // Hello records the node's facts after a (re)connect.
@@ -151,9 +160,20 @@ func (s *Server) Hello(ctx context.Context, req *sensorv1.HelloRequest) (*sensor
 	if err := s.cfg.Bus.EnsureNode(ctx, nodeID); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
 	}
+	var notAfter time.Time
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
+			notAfter = info.State.VerifiedChains[0][0].NotAfter
+		}
+	}
+	natsCreds, err := s.cfg.Bus.NodeCredentials(nodeID, notAfter)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "issue NATS credentials: %v", err)
+	}
 	return &sensorv1.HelloResponse{
 		NodeId: nodeID, NatsUrls: s.cfg.Bus.URLs(), CapabilityVersion: wire.CapabilityVersion,
 		HeartbeatSeconds: uint32(max(1, s.cfg.Scans.HeartbeatInterval()/time.Second)),
+		NatsCredentials:  natsCreds,
 	}, nil
 }
 
@@ -221,6 +241,24 @@ func (s *Server) node(ctx context.Context) (string, error) {
 		return "", api.ToStatus(err)
 	}
 	return id, nil
+}
+
+// natsCredentials issues the NATS credentials of a newly enrolled node, bounded by the
+// certificate just signed.
+func (s *Server) natsCredentials(nodeID string, certPEM []byte) (string, error) {
+	blk, _ := pem.Decode(certPEM)
+	if blk == nil {
+		return "", status.Error(codes.Internal, "issue NATS credentials: the signed certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return "", status.Errorf(codes.Internal, "issue NATS credentials: %v", err)
+	}
+	creds, err := s.cfg.Bus.NodeCredentials(nodeID, cert.NotAfter)
+	if err != nil {
+		return "", status.Errorf(codes.Internal, "issue NATS credentials: %v", err)
+	}
+	return creds, nil
 }
 
 func checkCapability(v uint32) error {

@@ -89,6 +89,16 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
 
+	// LatestScores returns each node's most recent completed score per benchmark (kept up to
+	// date by CompleteScan), ordered by node name, node id and benchmark id.
+	LatestScores(ctx context.Context, f NodeFilter) ([]NodeScore, error)
+	// PruneScans deletes, with everything stored under them, up to limit terminal scans that
+	// are either older than before (by creation; zero before disables this rule) or beyond the
+	// keepPerNode newest scans of their node (zero disables this rule). A scan holding a node's
+	// latest score for a benchmark is kept. It returns how many scans it deleted; callers loop
+	// in small batches so ingest never waits long.
+	PruneScans(ctx context.Context, keepPerNode int, before time.Time, limit int) (int, error)
+
 	// TryLease takes or renews the named lease for holder until now+ttl when it is free,
 	// expired (its expiry is at or before now) or already held by holder, and reports whether
 	// holder has it. Console replicas use leases so background duties run once.
@@ -289,6 +299,17 @@ type ResultPage struct {
 // Score is the stored score of one benchmark in one scan.
 type Score struct {
 	BenchmarkID string
+	Counts      posture.Counts
+}
+
+// NodeScore is a node's latest completed score for one benchmark.
+type NodeScore struct {
+	NodeID      string
+	NodeName    string
+	TargetType  posture.TargetType
+	BenchmarkID string
+	ScanID      string
+	FinishedAt  time.Time
 	Counts      posture.Counts
 }
 

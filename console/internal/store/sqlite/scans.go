@@ -317,7 +317,22 @@ func (s *Store) CompleteScan(ctx context.Context, id string, scores []store.Scor
 			return fmt.Errorf("complete scan %s: %w", id, err)
 		}
 		out, err = getScan(ctx, tx, id)
-		return err
+		if err != nil {
+			return err
+		}
+		for _, sc := range scores {
+			c := sc.Counts
+			_, err := tx.ExecContext(ctx, `INSERT INTO latest_scores (node_id, benchmark_id, scan_id, finished_at, pass, fail, info, skip, error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (node_id, benchmark_id) DO UPDATE SET scan_id = excluded.scan_id, finished_at = excluded.finished_at,
+					pass = excluded.pass, fail = excluded.fail, info = excluded.info, skip = excluded.skip, error = excluded.error
+				WHERE excluded.finished_at >= latest_scores.finished_at`,
+				out.NodeID, sc.BenchmarkID, id, nanos(at), c.Pass, c.Fail, c.Info, c.Skip, c.Error)
+			if err != nil {
+				return fmt.Errorf("complete scan %s: latest score of %s: %w", id, sc.BenchmarkID, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Scan{}, err

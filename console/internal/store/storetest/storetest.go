@@ -68,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StaleScans", testStaleScans},
 		{"Audit", testAudit},
 		{"Leases", testLeases},
+		{"LatestScores", testLatestScores},
+		{"PruneScans", testPruneScans},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,19 @@ CREATE TABLE enrol_tokens (
     created_by TEXT    NOT NULL DEFAULT ''
 );
 
+CREATE TABLE latest_scores (
+    node_id      TEXT    NOT NULL REFERENCES nodes (id),
+    benchmark_id TEXT    NOT NULL,
+    scan_id      TEXT    NOT NULL,
+    finished_at  INTEGER NOT NULL,
+    pass         INTEGER NOT NULL,
+    fail         INTEGER NOT NULL,
+    info         INTEGER NOT NULL,
+    skip         INTEGER NOT NULL,
+    error        INTEGER NOT NULL,
+    PRIMARY KEY (node_id, benchmark_id)
+) WITHOUT ROWID;
+
 CREATE TABLE leases (
     name       TEXT    NOT NULL PRIMARY KEY,
     holder     TEXT    NOT NULL,
@@ -114,6 +127,8 @@ CREATE TABLE users (
 );
 
 CREATE INDEX audit_by_at ON audit (at, seq);
+
+CREATE INDEX latest_scores_by_scan ON latest_scores (scan_id);
 
 CREATE INDEX nodes_by_name ON nodes (name);
 

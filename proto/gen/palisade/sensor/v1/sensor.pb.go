@@ -393,9 +393,13 @@ type EnrolResponse struct {
 	CertificatePem []byte                 `protobuf:"bytes,2,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
 	CaPem          []byte                 `protobuf:"bytes,3,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
 	// NATS URLs the node takes jobs from, using the same client certificate.
-	NatsUrls      []string `protobuf:"bytes,4,rep,name=nats_urls,json=natsUrls,proto3" json:"nats_urls,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NatsUrls []string `protobuf:"bytes,4,rep,name=nats_urls,json=natsUrls,proto3" json:"nats_urls,omitempty"`
+	// NATS credentials (the content of a .creds file: a user JWT and its nkey seed) for an
+	// external NATS cluster in operator mode, presented together with the client certificate;
+	// empty when the certificate alone is enough. They expire with the certificate.
+	NatsCredentials string `protobuf:"bytes,5,opt,name=nats_credentials,json=natsCredentials,proto3" json:"nats_credentials,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *EnrolResponse) Reset() {
@@ -454,6 +458,13 @@ func (x *EnrolResponse) GetNatsUrls() []string {
 		return x.NatsUrls
 	}
 	return nil
+}
+
+func (x *EnrolResponse) GetNatsCredentials() string {
+	if x != nil {
+		return x.NatsCredentials
+	}
+	return ""
 }
 
 type HelloRequest struct {
@@ -515,8 +526,10 @@ type HelloResponse struct {
 	CapabilityVersion uint32                 `protobuf:"varint,3,opt,name=capability_version,json=capabilityVersion,proto3" json:"capability_version,omitempty"`
 	// Seconds between heartbeats while a scan runs.
 	HeartbeatSeconds uint32 `protobuf:"varint,4,opt,name=heartbeat_seconds,json=heartbeatSeconds,proto3" json:"heartbeat_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// NATS credentials as in EnrolResponse.nats_credentials, issued afresh on every hello.
+	NatsCredentials string `protobuf:"bytes,5,opt,name=nats_credentials,json=natsCredentials,proto3" json:"nats_credentials,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HelloResponse) Reset() {
@@ -575,6 +588,13 @@ func (x *HelloResponse) GetHeartbeatSeconds() uint32 {
 		return x.HeartbeatSeconds
 	}
 	return 0
+}
+
+func (x *HelloResponse) GetNatsCredentials() string {
+	if x != nil {
+		return x.NatsCredentials
+	}
+	return ""
 }
 
 type UpdateScanRequest struct {
@@ -1188,20 +1208,22 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\acsr_der\x18\x02 \x01(\fR\x06csrDer\x123\n" +
 	"\x05facts\x18\x03 \x01(\v2\x1d.palisade.sensor.v1.NodeFactsR\x05facts\x12-\n" +
-	"\x12capability_version\x18\x04 \x01(\rR\x11capabilityVersion\"\x85\x01\n" +
+	"\x12capability_version\x18\x04 \x01(\rR\x11capabilityVersion\"\xb0\x01\n" +
 	"\rEnrolResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12'\n" +
 	"\x0fcertificate_pem\x18\x02 \x01(\fR\x0ecertificatePem\x12\x15\n" +
 	"\x06ca_pem\x18\x03 \x01(\fR\x05caPem\x12\x1b\n" +
-	"\tnats_urls\x18\x04 \x03(\tR\bnatsUrls\"r\n" +
+	"\tnats_urls\x18\x04 \x03(\tR\bnatsUrls\x12)\n" +
+	"\x10nats_credentials\x18\x05 \x01(\tR\x0fnatsCredentials\"r\n" +
 	"\fHelloRequest\x123\n" +
 	"\x05facts\x18\x01 \x01(\v2\x1d.palisade.sensor.v1.NodeFactsR\x05facts\x12-\n" +
-	"\x12capability_version\x18\x02 \x01(\rR\x11capabilityVersion\"\xa1\x01\n" +
+	"\x12capability_version\x18\x02 \x01(\rR\x11capabilityVersion\"\xcc\x01\n" +
 	"\rHelloResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\tnats_urls\x18\x02 \x03(\tR\bnatsUrls\x12-\n" +
 	"\x12capability_version\x18\x03 \x01(\rR\x11capabilityVersion\x12+\n" +
-	"\x11heartbeat_seconds\x18\x04 \x01(\rR\x10heartbeatSeconds\"\xc7\x01\n" +
+	"\x11heartbeat_seconds\x18\x04 \x01(\rR\x10heartbeatSeconds\x12)\n" +
+	"\x10nats_credentials\x18\x05 \x01(\tR\x0fnatsCredentials\"\xc7\x01\n" +
 	"\x11UpdateScanRequest\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x123\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1d.palisade.sensor.v1.ScanStateR\x05state\x12#\n" +

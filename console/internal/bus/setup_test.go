@@ -1,0 +1,141 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/palisadehq/palisade/pkg/jobs"
+)
+
+func TestReplicaCandidates(t *testing.T) {
+	tests := []struct {
+		name    string
+		fixed   int
+		cluster string
+		want    []int
+	}{
+		{"fixed wins", 5, "c1", []int{5}},
+		{"fixed outside a cluster", 1, "", []int{1}},
+		{"single server", 0, "", []int{1}},
+		{"cluster", 0, "c1", []int{3, 1}},
+	}
+	for _, tt := range tests {
+		if got := replicaCandidates(tt.fixed, tt.cluster); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: replicaCandidates = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestIsNoPeersAndRetryable(t *testing.T) {
+	noPeers := &jetstream.APIError{Code: 500, ErrorCode: 10005, Description: "no suitable peers for placement"}
+	unavailable := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
+	other := &jetstream.APIError{Code: 400, ErrorCode: 10058, Description: "stream name already in use"}
+	tests := []struct {
+		name               string
+		err                error
+		noPeers, retryable bool
+	}{
+		{"no peers", fmt.Errorf("wrapped: %w", noPeers), true, false},
+		{"cluster unavailable", unavailable, false, true},
+		{"other API error", other, false, false},
+		{"no stream response", jetstream.ErrNoStreamResponse, false, true},
+		{"plain", errors.New("boom"), false, false},
+	}
+	for _, tt := range tests {
+		if got := isNoPeers(tt.err); got != tt.noPeers {
+			t.Errorf("%s: isNoPeers = %v, want %v", tt.name, got, tt.noPeers)
+		}
+		if got := retryablePublish(tt.err); got != tt.retryable {
+			t.Errorf("%s: retryablePublish = %v, want %v", tt.name, got, tt.retryable)
+		}
+	}
+}
+
+func TestStreamAndConsumerBroughtToConfig(t *testing.T) {
+	a := newAuthority(t)
+	b := startBus(t, a)
+	ctx := ctxT(t)
+	if b.Replicas() != 1 {
+		t.Errorf("replicas = %d on a single server, want 1", b.Replicas())
+	}
+
+	// A changed setting that can be changed in place is put back.
+	drifted := streamConfig(1)
+	drifted.MaxAge = time.Hour
+	if _, err := b.js.UpdateStream(ctx, drifted); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ensureStream(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.js.Stream(ctx, jobs.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.MaxAge; got != StreamMaxAge {
+		t.Errorf("stream max age = %s after ensureStream, want %s", got, StreamMaxAge)
+	}
+
+	// One that cannot is a clear error.
+	if err := b.js.DeleteStream(ctx, jobs.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	memory := streamConfig(1)
+	memory.Storage = jetstream.MemoryStorage
+	if _, err := b.js.CreateStream(ctx, memory); err != nil {
+		t.Fatal(err)
+	}
+	err = b.ensureStream(ctx, 0)
+	const wantPrefix = "bus: the PALISADE_JOBS stream exists with other settings (storage Memory -> File) and the server refused to change them in place: "
+	const wantSuffix = "; stop the consoles, let the sensors drain their jobs, delete the stream (nats stream rm PALISADE_JOBS) and start the console again to recreate it"
+	if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) || !strings.HasSuffix(err.Error(), wantSuffix) {
+		t.Errorf("error = %v\nwant    %s...%s", err, wantPrefix, wantSuffix)
+	}
+	if err := b.js.DeleteStream(ctx, jobs.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ensureStream(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// Consumers likewise.
+	if err := b.EnsureNode(ctx, "node-u"); err != nil {
+		t.Fatal(err)
+	}
+	cc := b.consumerConfig("node-u")
+	cc.MaxAckPending = 7
+	if _, err := b.js.UpdatePushConsumer(ctx, jobs.StreamName, cc); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureNode(ctx, "node-u"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.js.PushConsumer(ctx, jobs.StreamName, jobs.ConsumerName("node-u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config.MaxAckPending; got != MaxAckPending {
+		t.Errorf("consumer max ack pending = %d after EnsureNode, want %d", got, MaxAckPending)
+	}
+
+	if err := b.js.DeleteConsumer(ctx, jobs.StreamName, jobs.ConsumerName("node-u")); err != nil {
+		t.Fatal(err)
+	}
+	cc = b.consumerConfig("node-u")
+	cc.DeliverSubject = ""
+	if _, err := b.js.CreateConsumer(ctx, jobs.StreamName, cc); err != nil {
+		t.Fatal(err)
+	}
+	err = b.EnsureNode(ctx, "node-u")
+	const wantConsumer = "bus: the job consumer of node node-u exists as a pull consumer, which cannot be changed in place; " +
+		"delete it (nats consumer rm PALISADE_JOBS node-node-u) so the console creates it again — the node's queued jobs stay in the stream"
+	if err == nil || err.Error() != wantConsumer {
+		t.Errorf("error = %v\nwant    %s", err, wantConsumer)
+	}
+}
