@@ -55,6 +55,10 @@ type Config struct {
 	SweepInterval time.Duration
 	// Registerer receives the manager's metrics; none are registered when nil.
 	Registerer prometheus.Registerer
+	// RetainScans keeps at most this many scans per node (0: no limit).
+	RetainScans int
+	// RetainFor deletes scans older than this (0: keep them).
+	RetainFor time.Duration
 	// ReplicaID names this console replica for the lease that lets one replica at a time
 	// sweep for timeouts; a random id when empty.
 	ReplicaID string
@@ -569,17 +573,62 @@ func (m *Manager) SweepIfLeader(ctx context.Context) (bool, error) {
 	return true, m.Sweep(ctx)
 }
 
-// Run sweeps for timeouts until ctx ends.
+// retentionLease is the lease that lets one replica at a time apply retention.
+const retentionLease = "scan-retention"
+
+// pruneBatch is how many scans one retention transaction deletes, so ingest never waits long.
+const pruneBatch = 50
+
+// PruneIfLeader applies the retention policy when this replica holds the retention lease,
+// deleting in small batches until nothing is left to delete or ctx ends. It returns how many
+// scans it deleted.
+func (m *Manager) PruneIfLeader(ctx context.Context) (int, error) {
+	if m.cfg.RetainScans <= 0 && m.cfg.RetainFor <= 0 {
+		return 0, nil
+	}
+	now := m.cfg.Now().UTC()
+	ok, err := m.cfg.Store.TryLease(ctx, retentionLease, m.cfg.ReplicaID, now, 3*m.cfg.SweepInterval)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var before time.Time
+	if m.cfg.RetainFor > 0 {
+		before = now.Add(-m.cfg.RetainFor)
+	}
+	total := 0
+	for ctx.Err() == nil {
+		n, err := m.cfg.Store.PruneScans(ctx, m.cfg.RetainScans, before, pruneBatch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		m.log.Info("retention deleted scans", zap.Int("scans", total))
+	}
+	return total, nil
+}
+
+// Run sweeps for timeouts, and applies retention, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.SweepInterval)
 	defer t.Stop()
-	for {
+	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			if _, err := m.SweepIfLeader(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("sweep failed", zap.Error(err))
+			}
+			// Retention runs every 12th tick (a minute at the default interval).
+			if i%12 == 0 {
+				if _, err := m.PruneIfLeader(ctx); err != nil && ctx.Err() == nil {
+					m.log.Warn("retention failed", zap.Error(err))
+				}
 			}
 		}
 	}

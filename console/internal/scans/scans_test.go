@@ -97,3 +97,52 @@ func TestOneReplicaSweeps(t *testing.T) {
 		t.Fatalf("b after a's lease lapsed: %v, %v", sweptB, err)
 	}
 }
+
+func TestRetentionKeepsLatest(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	m, err := New(Config{Store: st, Catalog: cat, Dispatcher: &recordingDispatcher{}, Now: func() time.Time { return now }, RetainScans: 2, ReplicaID: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokHash := []byte("0123456789abcdef0123456789abcdef")
+	if err := st.CreateEnrolToken(ctx, store.EnrolToken{ID: "t", Hash: tokHash, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Uses: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnrolNode(ctx, tokHash, store.Node{ID: "n1", Name: "n1", TargetType: posture.Linux, EnrolledAt: now, LastSeenAt: now}, now); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 4; i++ {
+		now = now.Add(time.Minute)
+		_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := started[0].ID
+		ids = append(ids, id)
+		if _, err := m.Stop(ctx, id, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := m.PruneIfLeader(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneIfLeader = %d, %v; want 2", n, err)
+	}
+	page, err := st.ListScans(ctx, store.ScanFilter{NodeID: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Scans) != 2 || page.Scans[0].ID != ids[3] || page.Scans[1].ID != ids[2] {
+		t.Fatalf("scans left %+v; want the two newest", page.Scans)
+	}
+}

@@ -88,6 +88,11 @@ type Config struct {
 	HeartbeatTimeout  time.Duration
 	JobExpiry         time.Duration
 	SweepInterval     time.Duration
+	// RetainScans keeps at most this many scans per node; RetainFor deletes older scans.
+	RetainScans int
+	RetainFor   time.Duration
+	// ReplicaID names this replica for the leases of background duties (random when empty).
+	ReplicaID string
 	// BatchSize is the number of results per batch sensors are asked to send.
 	BatchSize int
 	// GRPCOptions are added to the gRPC server's options (interceptors for tests or
@@ -198,6 +203,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Store: st, Catalog: cat, Dispatcher: b, Logger: log.Named("scans"),
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatTimeout: cfg.HeartbeatTimeout,
 		JobExpiry: cfg.JobExpiry, SweepInterval: cfg.SweepInterval, BatchSize: cfg.BatchSize, Registerer: reg,
+		RetainScans: cfg.RetainScans, RetainFor: cfg.RetainFor, ReplicaID: cfg.ReplicaID,
 	})
 	if err != nil {
 		return err
