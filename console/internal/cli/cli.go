@@ -49,6 +49,7 @@ func AddClientCommands(root *cobra.Command) {
 		newScanCommand(),
 		newResultsCommand(),
 		newTokenCommand(),
+		newPostureCommand(),
 	)
 }
 

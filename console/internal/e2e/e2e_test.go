@@ -88,6 +88,7 @@ func combinedScan(t *testing.T, opts consoleOptions) {
 		t.Fatalf("started %d scans; want 2", len(resp.GetScans()))
 	}
 	benchmarks := []string{"linux-cis", "linux-nist"}
+	summed := map[string]posture.Counts{}
 	// The exact figures for the fixture roots; the engine run below must agree with them too.
 	literal := map[string]map[string]struct {
 		counts posture.Counts
@@ -111,6 +112,11 @@ func combinedScan(t *testing.T, opts consoleOptions) {
 			t.Fatalf("scan %s ended %s: %s", sc.GetId(), sc.GetState(), sc.GetMessage())
 		}
 		want, total := expectedCounts(t, root, benchmarks)
+		for b, c := range want {
+			sc := summed[b]
+			sc.Merge(c)
+			summed[b] = sc
+		}
 		if sc.GetResultsStored() != uint64(total) {
 			t.Fatalf("scan stored %d results; want %d", sc.GetResultsStored(), total)
 		}
@@ -133,6 +139,20 @@ func combinedScan(t *testing.T, opts consoleOptions) {
 		}
 	}
 	checkSharedControlOnce(t, h, resp.GetScans())
+
+	// The posture view sums the two nodes' counts per benchmark: a ratio of sums.
+	p, err := h.api.GetPosture(ctx, &consolev1.GetPostureRequest{TargetType: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.GetTargets()) != 1 || p.GetTargets()[0].GetNodes() != 2 || p.GetTargets()[0].GetScannedNodes() != 2 {
+		t.Fatalf("posture targets %v", p.GetTargets())
+	}
+	for _, s := range p.GetTargets()[0].GetScores() {
+		if got := scoreCounts(s); got != summed[s.GetBenchmarkId()] {
+			t.Fatalf("posture %s counts %+v; want %+v", s.GetBenchmarkId(), got, summed[s.GetBenchmarkId()])
+		}
+	}
 }
 
 // checkSharedControlOnce shows a control in both benchmarks evaluated once and counted in both.

@@ -117,6 +117,7 @@ func (h *handler) routes() []route {
 		{"POST /api/v1/scans/{id}/stop", http.StatusOK, h.stopScan},
 		{"GET /api/v1/scans/{id}/results", http.StatusOK, h.listResults},
 		{"POST /api/v1/enrolment-tokens", http.StatusCreated, h.createEnrolmentToken},
+		{"GET /api/v1/posture", http.StatusOK, h.getPosture},
 	}
 }
 

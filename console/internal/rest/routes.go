@@ -292,3 +292,15 @@ func parseScanState(s string) (sensorv1.ScanState, error) {
 	}
 	return sensorv1.ScanState(sensorv1.ScanState_value["SCAN_STATE_"+strings.ToUpper(string(st))]), nil
 }
+
+func (h *handler) getPosture(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "target_type")
+	if err != nil {
+		return nil, err
+	}
+	tt, err := q.targetType()
+	if err != nil {
+		return nil, err
+	}
+	return h.api.GetPosture(ctx, &consolev1.GetPostureRequest{TargetType: tt})
+}

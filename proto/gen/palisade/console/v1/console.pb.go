@@ -1748,6 +1748,261 @@ func (x *EnrolmentToken) GetUsed() uint32 {
 	return 0
 }
 
+type GetPostureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this target type; all when empty.
+	TargetType    string `protobuf:"bytes,1,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPostureRequest) Reset() {
+	*x = GetPostureRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPostureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPostureRequest) ProtoMessage() {}
+
+func (x *GetPostureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPostureRequest.ProtoReflect.Descriptor instead.
+func (*GetPostureRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetPostureRequest) GetTargetType() string {
+	if x != nil {
+		return x.TargetType
+	}
+	return ""
+}
+
+// Posture aggregates each node's latest completed score per benchmark. Aggregates are ratios
+// of summed counts over nodes, never averages of percentages.
+type Posture struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Targets       []*TargetPosture       `protobuf:"bytes,1,rep,name=targets,proto3" json:"targets,omitempty"`
+	Nodes         []*NodePosture         `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Posture) Reset() {
+	*x = Posture{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Posture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Posture) ProtoMessage() {}
+
+func (x *Posture) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Posture.ProtoReflect.Descriptor instead.
+func (*Posture) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Posture) GetTargets() []*TargetPosture {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *Posture) GetNodes() []*NodePosture {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type TargetPosture struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TargetType string                 `protobuf:"bytes,1,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
+	// Enrolled nodes of this type, and how many of them have a completed scan.
+	Nodes        uint32 `protobuf:"varint,2,opt,name=nodes,proto3" json:"nodes,omitempty"`
+	ScannedNodes uint32 `protobuf:"varint,3,opt,name=scanned_nodes,json=scannedNodes,proto3" json:"scanned_nodes,omitempty"`
+	// Per benchmark, the summed counts of the nodes' latest scores.
+	Scores []*Score `protobuf:"bytes,4,rep,name=scores,proto3" json:"scores,omitempty"`
+	// The summed counts over every benchmark of every node.
+	Overall       *Score `protobuf:"bytes,5,opt,name=overall,proto3" json:"overall,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TargetPosture) Reset() {
+	*x = TargetPosture{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TargetPosture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TargetPosture) ProtoMessage() {}
+
+func (x *TargetPosture) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TargetPosture.ProtoReflect.Descriptor instead.
+func (*TargetPosture) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *TargetPosture) GetTargetType() string {
+	if x != nil {
+		return x.TargetType
+	}
+	return ""
+}
+
+func (x *TargetPosture) GetNodes() uint32 {
+	if x != nil {
+		return x.Nodes
+	}
+	return 0
+}
+
+func (x *TargetPosture) GetScannedNodes() uint32 {
+	if x != nil {
+		return x.ScannedNodes
+	}
+	return 0
+}
+
+func (x *TargetPosture) GetScores() []*Score {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *TargetPosture) GetOverall() *Score {
+	if x != nil {
+		return x.Overall
+	}
+	return nil
+}
+
+type NodePosture struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	NodeId     string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	NodeName   string                 `protobuf:"bytes,2,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
+	TargetType string                 `protobuf:"bytes,3,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
+	// The latest completed score per benchmark; empty for a node never scanned.
+	Scores        []*Score               `protobuf:"bytes,4,rep,name=scores,proto3" json:"scores,omitempty"`
+	LastScanAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_scan_at,json=lastScanAt,proto3" json:"last_scan_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodePosture) Reset() {
+	*x = NodePosture{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodePosture) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodePosture) ProtoMessage() {}
+
+func (x *NodePosture) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodePosture.ProtoReflect.Descriptor instead.
+func (*NodePosture) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *NodePosture) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodePosture) GetNodeName() string {
+	if x != nil {
+		return x.NodeName
+	}
+	return ""
+}
+
+func (x *NodePosture) GetTargetType() string {
+	if x != nil {
+		return x.TargetType
+	}
+	return ""
+}
+
+func (x *NodePosture) GetScores() []*Score {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *NodePosture) GetLastScanAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastScanAt
+	}
+	return nil
+}
+
 var File_palisade_console_v1_console_proto protoreflect.FileDescriptor
 
 const file_palisade_console_v1_console_proto_rawDesc = "" +
@@ -1906,7 +2161,28 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x12\n" +
 	"\x04uses\x18\x04 \x01(\rR\x04uses\x12\x12\n" +
-	"\x04used\x18\x05 \x01(\rR\x04used2\xa8\a\n" +
+	"\x04used\x18\x05 \x01(\rR\x04used\"4\n" +
+	"\x11GetPostureRequest\x12\x1f\n" +
+	"\vtarget_type\x18\x01 \x01(\tR\n" +
+	"targetType\"\x7f\n" +
+	"\aPosture\x12<\n" +
+	"\atargets\x18\x01 \x03(\v2\".palisade.console.v1.TargetPostureR\atargets\x126\n" +
+	"\x05nodes\x18\x02 \x03(\v2 .palisade.console.v1.NodePostureR\x05nodes\"\xd5\x01\n" +
+	"\rTargetPosture\x12\x1f\n" +
+	"\vtarget_type\x18\x01 \x01(\tR\n" +
+	"targetType\x12\x14\n" +
+	"\x05nodes\x18\x02 \x01(\rR\x05nodes\x12#\n" +
+	"\rscanned_nodes\x18\x03 \x01(\rR\fscannedNodes\x122\n" +
+	"\x06scores\x18\x04 \x03(\v2\x1a.palisade.console.v1.ScoreR\x06scores\x124\n" +
+	"\aoverall\x18\x05 \x01(\v2\x1a.palisade.console.v1.ScoreR\aoverall\"\xd6\x01\n" +
+	"\vNodePosture\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\tnode_name\x18\x02 \x01(\tR\bnodeName\x12\x1f\n" +
+	"\vtarget_type\x18\x03 \x01(\tR\n" +
+	"targetType\x122\n" +
+	"\x06scores\x18\x04 \x03(\v2\x1a.palisade.console.v1.ScoreR\x06scores\x12<\n" +
+	"\flast_scan_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastScanAt2\xfc\a\n" +
 	"\x0eConsoleService\x12Z\n" +
 	"\tListNodes\x12%.palisade.console.v1.ListNodesRequest\x1a&.palisade.console.v1.ListNodesResponse\x12I\n" +
 	"\aGetNode\x12#.palisade.console.v1.GetNodeRequest\x1a\x19.palisade.console.v1.Node\x12i\n" +
@@ -1917,7 +2193,9 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\tListScans\x12%.palisade.console.v1.ListScansRequest\x1a&.palisade.console.v1.ListScansResponse\x12I\n" +
 	"\aGetScan\x12#.palisade.console.v1.GetScanRequest\x1a\x19.palisade.console.v1.Scan\x12`\n" +
 	"\vListResults\x12'.palisade.console.v1.ListResultsRequest\x1a(.palisade.console.v1.ListResultsResponse\x12m\n" +
-	"\x14CreateEnrolmentToken\x120.palisade.console.v1.CreateEnrolmentTokenRequest\x1a#.palisade.console.v1.EnrolmentTokenBHZFgithub.com/palisadehq/palisade/proto/gen/palisade/console/v1;consolev1b\x06proto3"
+	"\x14CreateEnrolmentToken\x120.palisade.console.v1.CreateEnrolmentTokenRequest\x1a#.palisade.console.v1.EnrolmentToken\x12R\n" +
+	"\n" +
+	"GetPosture\x12&.palisade.console.v1.GetPostureRequest\x1a\x1c.palisade.console.v1.PostureBHZFgithub.com/palisadehq/palisade/proto/gen/palisade/console/v1;consolev1b\x06proto3"
 
 var (
 	file_palisade_console_v1_console_proto_rawDescOnce sync.Once
@@ -1931,7 +2209,7 @@ func file_palisade_console_v1_console_proto_rawDescGZIP() []byte {
 	return file_palisade_console_v1_console_proto_rawDescData
 }
 
-var file_palisade_console_v1_console_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_palisade_console_v1_console_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_palisade_console_v1_console_proto_goTypes = []any{
 	(*Node)(nil),                        // 0: palisade.console.v1.Node
 	(*ListNodesRequest)(nil),            // 1: palisade.console.v1.ListNodesRequest
@@ -1958,60 +2236,72 @@ var file_palisade_console_v1_console_proto_goTypes = []any{
 	(*ListResultsResponse)(nil),         // 22: palisade.console.v1.ListResultsResponse
 	(*CreateEnrolmentTokenRequest)(nil), // 23: palisade.console.v1.CreateEnrolmentTokenRequest
 	(*EnrolmentToken)(nil),              // 24: palisade.console.v1.EnrolmentToken
-	(*v1.NodeFacts)(nil),                // 25: palisade.sensor.v1.NodeFacts
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
-	(v1.ScanState)(0),                   // 27: palisade.sensor.v1.ScanState
-	(v1.Status)(0),                      // 28: palisade.sensor.v1.Status
-	(*v1.Evidence)(nil),                 // 29: palisade.sensor.v1.Evidence
+	(*GetPostureRequest)(nil),           // 25: palisade.console.v1.GetPostureRequest
+	(*Posture)(nil),                     // 26: palisade.console.v1.Posture
+	(*TargetPosture)(nil),               // 27: palisade.console.v1.TargetPosture
+	(*NodePosture)(nil),                 // 28: palisade.console.v1.NodePosture
+	(*v1.NodeFacts)(nil),                // 29: palisade.sensor.v1.NodeFacts
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(v1.ScanState)(0),                   // 31: palisade.sensor.v1.ScanState
+	(v1.Status)(0),                      // 32: palisade.sensor.v1.Status
+	(*v1.Evidence)(nil),                 // 33: palisade.sensor.v1.Evidence
 }
 var file_palisade_console_v1_console_proto_depIdxs = []int32{
-	25, // 0: palisade.console.v1.Node.facts:type_name -> palisade.sensor.v1.NodeFacts
-	26, // 1: palisade.console.v1.Node.enrolled_at:type_name -> google.protobuf.Timestamp
-	26, // 2: palisade.console.v1.Node.last_seen_at:type_name -> google.protobuf.Timestamp
+	29, // 0: palisade.console.v1.Node.facts:type_name -> palisade.sensor.v1.NodeFacts
+	30, // 1: palisade.console.v1.Node.enrolled_at:type_name -> google.protobuf.Timestamp
+	30, // 2: palisade.console.v1.Node.last_seen_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: palisade.console.v1.ListNodesResponse.nodes:type_name -> palisade.console.v1.Node
 	4,  // 4: palisade.console.v1.Benchmark.requirements:type_name -> palisade.console.v1.Requirement
 	5,  // 5: palisade.console.v1.ListBenchmarksResponse.benchmarks:type_name -> palisade.console.v1.Benchmark
 	9,  // 6: palisade.console.v1.Control.references:type_name -> palisade.console.v1.ControlReference
 	8,  // 7: palisade.console.v1.ListControlsResponse.controls:type_name -> palisade.console.v1.Control
 	16, // 8: palisade.console.v1.StartScanResponse.scans:type_name -> palisade.console.v1.Scan
-	27, // 9: palisade.console.v1.Scan.state:type_name -> palisade.sensor.v1.ScanState
-	26, // 10: palisade.console.v1.Scan.created_at:type_name -> google.protobuf.Timestamp
-	26, // 11: palisade.console.v1.Scan.started_at:type_name -> google.protobuf.Timestamp
-	26, // 12: palisade.console.v1.Scan.finished_at:type_name -> google.protobuf.Timestamp
-	26, // 13: palisade.console.v1.Scan.last_heartbeat_at:type_name -> google.protobuf.Timestamp
+	31, // 9: palisade.console.v1.Scan.state:type_name -> palisade.sensor.v1.ScanState
+	30, // 10: palisade.console.v1.Scan.created_at:type_name -> google.protobuf.Timestamp
+	30, // 11: palisade.console.v1.Scan.started_at:type_name -> google.protobuf.Timestamp
+	30, // 12: palisade.console.v1.Scan.finished_at:type_name -> google.protobuf.Timestamp
+	30, // 13: palisade.console.v1.Scan.last_heartbeat_at:type_name -> google.protobuf.Timestamp
 	15, // 14: palisade.console.v1.Scan.scores:type_name -> palisade.console.v1.Score
-	27, // 15: palisade.console.v1.ListScansRequest.state:type_name -> palisade.sensor.v1.ScanState
+	31, // 15: palisade.console.v1.ListScansRequest.state:type_name -> palisade.sensor.v1.ScanState
 	16, // 16: palisade.console.v1.ListScansResponse.scans:type_name -> palisade.console.v1.Scan
-	28, // 17: palisade.console.v1.ResultRow.status:type_name -> palisade.sensor.v1.Status
-	29, // 18: palisade.console.v1.ResultRow.evidence:type_name -> palisade.sensor.v1.Evidence
-	28, // 19: palisade.console.v1.ListResultsRequest.statuses:type_name -> palisade.sensor.v1.Status
+	32, // 17: palisade.console.v1.ResultRow.status:type_name -> palisade.sensor.v1.Status
+	33, // 18: palisade.console.v1.ResultRow.evidence:type_name -> palisade.sensor.v1.Evidence
+	32, // 19: palisade.console.v1.ListResultsRequest.statuses:type_name -> palisade.sensor.v1.Status
 	20, // 20: palisade.console.v1.ListResultsResponse.results:type_name -> palisade.console.v1.ResultRow
-	26, // 21: palisade.console.v1.EnrolmentToken.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 22: palisade.console.v1.ConsoleService.ListNodes:input_type -> palisade.console.v1.ListNodesRequest
-	3,  // 23: palisade.console.v1.ConsoleService.GetNode:input_type -> palisade.console.v1.GetNodeRequest
-	6,  // 24: palisade.console.v1.ConsoleService.ListBenchmarks:input_type -> palisade.console.v1.ListBenchmarksRequest
-	10, // 25: palisade.console.v1.ConsoleService.ListControls:input_type -> palisade.console.v1.ListControlsRequest
-	12, // 26: palisade.console.v1.ConsoleService.StartScan:input_type -> palisade.console.v1.StartScanRequest
-	14, // 27: palisade.console.v1.ConsoleService.StopScan:input_type -> palisade.console.v1.StopScanRequest
-	17, // 28: palisade.console.v1.ConsoleService.ListScans:input_type -> palisade.console.v1.ListScansRequest
-	19, // 29: palisade.console.v1.ConsoleService.GetScan:input_type -> palisade.console.v1.GetScanRequest
-	21, // 30: palisade.console.v1.ConsoleService.ListResults:input_type -> palisade.console.v1.ListResultsRequest
-	23, // 31: palisade.console.v1.ConsoleService.CreateEnrolmentToken:input_type -> palisade.console.v1.CreateEnrolmentTokenRequest
-	2,  // 32: palisade.console.v1.ConsoleService.ListNodes:output_type -> palisade.console.v1.ListNodesResponse
-	0,  // 33: palisade.console.v1.ConsoleService.GetNode:output_type -> palisade.console.v1.Node
-	7,  // 34: palisade.console.v1.ConsoleService.ListBenchmarks:output_type -> palisade.console.v1.ListBenchmarksResponse
-	11, // 35: palisade.console.v1.ConsoleService.ListControls:output_type -> palisade.console.v1.ListControlsResponse
-	13, // 36: palisade.console.v1.ConsoleService.StartScan:output_type -> palisade.console.v1.StartScanResponse
-	16, // 37: palisade.console.v1.ConsoleService.StopScan:output_type -> palisade.console.v1.Scan
-	18, // 38: palisade.console.v1.ConsoleService.ListScans:output_type -> palisade.console.v1.ListScansResponse
-	16, // 39: palisade.console.v1.ConsoleService.GetScan:output_type -> palisade.console.v1.Scan
-	22, // 40: palisade.console.v1.ConsoleService.ListResults:output_type -> palisade.console.v1.ListResultsResponse
-	24, // 41: palisade.console.v1.ConsoleService.CreateEnrolmentToken:output_type -> palisade.console.v1.EnrolmentToken
-	32, // [32:42] is the sub-list for method output_type
-	22, // [22:32] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	30, // 21: palisade.console.v1.EnrolmentToken.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 22: palisade.console.v1.Posture.targets:type_name -> palisade.console.v1.TargetPosture
+	28, // 23: palisade.console.v1.Posture.nodes:type_name -> palisade.console.v1.NodePosture
+	15, // 24: palisade.console.v1.TargetPosture.scores:type_name -> palisade.console.v1.Score
+	15, // 25: palisade.console.v1.TargetPosture.overall:type_name -> palisade.console.v1.Score
+	15, // 26: palisade.console.v1.NodePosture.scores:type_name -> palisade.console.v1.Score
+	30, // 27: palisade.console.v1.NodePosture.last_scan_at:type_name -> google.protobuf.Timestamp
+	1,  // 28: palisade.console.v1.ConsoleService.ListNodes:input_type -> palisade.console.v1.ListNodesRequest
+	3,  // 29: palisade.console.v1.ConsoleService.GetNode:input_type -> palisade.console.v1.GetNodeRequest
+	6,  // 30: palisade.console.v1.ConsoleService.ListBenchmarks:input_type -> palisade.console.v1.ListBenchmarksRequest
+	10, // 31: palisade.console.v1.ConsoleService.ListControls:input_type -> palisade.console.v1.ListControlsRequest
+	12, // 32: palisade.console.v1.ConsoleService.StartScan:input_type -> palisade.console.v1.StartScanRequest
+	14, // 33: palisade.console.v1.ConsoleService.StopScan:input_type -> palisade.console.v1.StopScanRequest
+	17, // 34: palisade.console.v1.ConsoleService.ListScans:input_type -> palisade.console.v1.ListScansRequest
+	19, // 35: palisade.console.v1.ConsoleService.GetScan:input_type -> palisade.console.v1.GetScanRequest
+	21, // 36: palisade.console.v1.ConsoleService.ListResults:input_type -> palisade.console.v1.ListResultsRequest
+	23, // 37: palisade.console.v1.ConsoleService.CreateEnrolmentToken:input_type -> palisade.console.v1.CreateEnrolmentTokenRequest
+	25, // 38: palisade.console.v1.ConsoleService.GetPosture:input_type -> palisade.console.v1.GetPostureRequest
+	2,  // 39: palisade.console.v1.ConsoleService.ListNodes:output_type -> palisade.console.v1.ListNodesResponse
+	0,  // 40: palisade.console.v1.ConsoleService.GetNode:output_type -> palisade.console.v1.Node
+	7,  // 41: palisade.console.v1.ConsoleService.ListBenchmarks:output_type -> palisade.console.v1.ListBenchmarksResponse
+	11, // 42: palisade.console.v1.ConsoleService.ListControls:output_type -> palisade.console.v1.ListControlsResponse
+	13, // 43: palisade.console.v1.ConsoleService.StartScan:output_type -> palisade.console.v1.StartScanResponse
+	16, // 44: palisade.console.v1.ConsoleService.StopScan:output_type -> palisade.console.v1.Scan
+	18, // 45: palisade.console.v1.ConsoleService.ListScans:output_type -> palisade.console.v1.ListScansResponse
+	16, // 46: palisade.console.v1.ConsoleService.GetScan:output_type -> palisade.console.v1.Scan
+	22, // 47: palisade.console.v1.ConsoleService.ListResults:output_type -> palisade.console.v1.ListResultsResponse
+	24, // 48: palisade.console.v1.ConsoleService.CreateEnrolmentToken:output_type -> palisade.console.v1.EnrolmentToken
+	26, // 49: palisade.console.v1.ConsoleService.GetPosture:output_type -> palisade.console.v1.Posture
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_palisade_console_v1_console_proto_init() }
@@ -2026,7 +2316,7 @@ func file_palisade_console_v1_console_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palisade_console_v1_console_proto_rawDesc), len(file_palisade_console_v1_console_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

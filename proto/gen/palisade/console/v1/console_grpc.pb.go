@@ -33,6 +33,7 @@ const (
 	ConsoleService_GetScan_FullMethodName              = "/palisade.console.v1.ConsoleService/GetScan"
 	ConsoleService_ListResults_FullMethodName          = "/palisade.console.v1.ConsoleService/ListResults"
 	ConsoleService_CreateEnrolmentToken_FullMethodName = "/palisade.console.v1.ConsoleService/CreateEnrolmentToken"
+	ConsoleService_GetPosture_FullMethodName           = "/palisade.console.v1.ConsoleService/GetPosture"
 )
 
 // ConsoleServiceClient is the client API for ConsoleService service.
@@ -49,6 +50,8 @@ type ConsoleServiceClient interface {
 	GetScan(ctx context.Context, in *GetScanRequest, opts ...grpc.CallOption) (*Scan, error)
 	ListResults(ctx context.Context, in *ListResultsRequest, opts ...grpc.CallOption) (*ListResultsResponse, error)
 	CreateEnrolmentToken(ctx context.Context, in *CreateEnrolmentTokenRequest, opts ...grpc.CallOption) (*EnrolmentToken, error)
+	// GetPosture summarises the latest completed score of every node per benchmark.
+	GetPosture(ctx context.Context, in *GetPostureRequest, opts ...grpc.CallOption) (*Posture, error)
 }
 
 type consoleServiceClient struct {
@@ -159,6 +162,16 @@ func (c *consoleServiceClient) CreateEnrolmentToken(ctx context.Context, in *Cre
 	return out, nil
 }
 
+func (c *consoleServiceClient) GetPosture(ctx context.Context, in *GetPostureRequest, opts ...grpc.CallOption) (*Posture, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Posture)
+	err := c.cc.Invoke(ctx, ConsoleService_GetPosture_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsoleServiceServer is the server API for ConsoleService service.
 // All implementations must embed UnimplementedConsoleServiceServer
 // for forward compatibility.
@@ -173,6 +186,8 @@ type ConsoleServiceServer interface {
 	GetScan(context.Context, *GetScanRequest) (*Scan, error)
 	ListResults(context.Context, *ListResultsRequest) (*ListResultsResponse, error)
 	CreateEnrolmentToken(context.Context, *CreateEnrolmentTokenRequest) (*EnrolmentToken, error)
+	// GetPosture summarises the latest completed score of every node per benchmark.
+	GetPosture(context.Context, *GetPostureRequest) (*Posture, error)
 	mustEmbedUnimplementedConsoleServiceServer()
 }
 
@@ -212,6 +227,9 @@ func (UnimplementedConsoleServiceServer) ListResults(context.Context, *ListResul
 }
 func (UnimplementedConsoleServiceServer) CreateEnrolmentToken(context.Context, *CreateEnrolmentTokenRequest) (*EnrolmentToken, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateEnrolmentToken not implemented")
+}
+func (UnimplementedConsoleServiceServer) GetPosture(context.Context, *GetPostureRequest) (*Posture, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPosture not implemented")
 }
 func (UnimplementedConsoleServiceServer) mustEmbedUnimplementedConsoleServiceServer() {}
 func (UnimplementedConsoleServiceServer) testEmbeddedByValue()                        {}
@@ -414,6 +432,24 @@ func _ConsoleService_CreateEnrolmentToken_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsoleService_GetPosture_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPostureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).GetPosture(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_GetPosture_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).GetPosture(ctx, req.(*GetPostureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsoleService_ServiceDesc is the grpc.ServiceDesc for ConsoleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -460,6 +496,10 @@ var ConsoleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateEnrolmentToken",
 			Handler:    _ConsoleService_CreateEnrolmentToken_Handler,
+		},
+		{
+			MethodName: "GetPosture",
+			Handler:    _ConsoleService_GetPosture_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,52 @@
+package api
+
+import (
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/pkg/posture"
+)
+
+func TestSummariseIsRatioOfSums(t *testing.T) {
+	t1 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	nodes := []store.Node{
+		{ID: "a", Name: "a", TargetType: posture.Linux},
+		{ID: "b", Name: "b", TargetType: posture.Linux},
+		{ID: "c", Name: "c", TargetType: posture.Linux}, // never scanned
+		{ID: "k", Name: "k", TargetType: posture.Kubernetes},
+	}
+	latest := []store.NodeScore{
+		{NodeID: "a", BenchmarkID: "linux-cis", FinishedAt: t1, Counts: posture.Counts{Pass: 1}},
+		{NodeID: "b", BenchmarkID: "linux-cis", FinishedAt: t1.Add(time.Hour), Counts: posture.Counts{Pass: 1, Fail: 2, Skip: 4}},
+		{NodeID: "b", BenchmarkID: "linux-nist", FinishedAt: t1, Counts: posture.Counts{Info: 1, Error: 1}},
+	}
+	p := Summarise(nodes, latest)
+	if len(p.GetTargets()) != 2 || p.GetTargets()[0].GetTargetType() != "linux" || p.GetTargets()[1].GetTargetType() != "kubernetes" {
+		t.Fatalf("targets %v", p.GetTargets())
+	}
+	linux := p.GetTargets()[0]
+	if linux.GetNodes() != 3 || linux.GetScannedNodes() != 2 {
+		t.Fatalf("linux nodes %d scanned %d; want 3, 2", linux.GetNodes(), linux.GetScannedNodes())
+	}
+	// CIS: (1 + 1) of (1 + 3) = 50%, not the 66.7% an average of 100% and 33.3% would give.
+	cis := linux.GetScores()[0]
+	if cis.GetBenchmarkId() != "linux-cis" || cis.GetScore() != 50 || cis.GetSkip() != 4 {
+		t.Fatalf("linux cis %v", cis)
+	}
+	// Overall: pass 2 + info 1 of 2 + 1 + fail 2 + error 1 = 3 of 6.
+	if o := linux.GetOverall(); o.GetScore() != 50 || o.GetPass() != 2 || o.GetInfo() != 1 || o.GetFail() != 2 || o.GetError() != 1 {
+		t.Fatalf("linux overall %v", o)
+	}
+	k8s := p.GetTargets()[1]
+	if k8s.GetScannedNodes() != 0 || k8s.GetOverall().Score != nil {
+		t.Fatalf("kubernetes without scans must have no score (n/a): %v", k8s)
+	}
+	var c, b = p.GetNodes()[2], p.GetNodes()[1]
+	if c.GetNodeId() != "c" || len(c.GetScores()) != 0 || c.GetLastScanAt() != nil {
+		t.Fatalf("never-scanned node %v", c)
+	}
+	if !b.GetLastScanAt().AsTime().Equal(t1.Add(time.Hour)) || len(b.GetScores()) != 2 {
+		t.Fatalf("node b %v", b)
+	}
+}
