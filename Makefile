@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 MODULES   := ./proto/... ./pkg/... ./console/... ./sensor/...
 DATA_DIR  ?= $(CURDIR)/data
 
-.PHONY: all build run test test-short generate check-generated lint bench bench-dispatch bench-sensor test-postgres bench-postgres clean tools
+.PHONY: all build run test test-short generate check-generated lint bench bench-dispatch bench-sensor bench-scale catalogue-doc test-postgres bench-postgres clean tools
 
 all: build
 
@@ -58,8 +58,12 @@ bench: bench-dispatch ## every benchmark that prints a headline figure
 bench-dispatch: ## time from `scan start` to the first stored result on loopback
 	$(GO) test -run '^$$' -bench BenchmarkStartToFirstResult -benchtime 20x ./console/internal/e2e/
 
-bench-sensor: ## full-catalogue scan of a fixture root
+bench-sensor: ## full-catalogue scan of a fixture root and of / (wall, peak RSS); OpenSCAP CIS profile alongside when installed
 	$(GO) test -run '^$$' -bench BenchmarkScan -benchmem ./pkg/engine/
+	GO=$(GO) BIN=$(BIN) bash scripts/bench-sensor.sh
+
+catalogue-doc: ## regenerate the generated sections of docs/catalogue.md
+	$(GO) run ./pkg/catalog/cmd/catalogdoc
 
 bench-scale: ## N simulated sensors (default 10000) against a console process: dispatch, ingest, memory
 	N=$(N) BIN=$(BIN) GO=$(GO) bash scripts/bench-scale.sh

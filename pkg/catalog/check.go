@@ -48,6 +48,28 @@ type Check struct {
 	Accounts *AccountsCheck `yaml:"accounts,omitempty" json:"accounts,omitempty"`
 	// LoginDefs checks one setting of /etc/login.defs.
 	LoginDefs *LoginDefsCheck `yaml:"login_defs,omitempty" json:"login_defs,omitempty"`
+	// Manual marks a requirement an auditor verifies by hand; it always yields info.
+	Manual *ManualCheck `yaml:"manual,omitempty" json:"manual,omitempty"`
+	// PAM checks a PAM module's use and arguments in /etc/pam.d services (check_auth.go).
+	PAM *PAMCheck `yaml:"pam,omitempty" json:"pam,omitempty"`
+	// Sudoers checks the effective sudoers policy (check_auth.go).
+	Sudoers *SudoersCheck `yaml:"sudoers,omitempty" json:"sudoers,omitempty"`
+	// AuditRules checks the audit rules on disk (check_auth.go).
+	AuditRules *AuditRulesCheck `yaml:"audit_rules,omitempty" json:"audit_rules,omitempty"`
+	// Config checks a setting of a configuration with drop-in files (check_auth.go).
+	Config *ConfigCheck `yaml:"config,omitempty" json:"config,omitempty"`
+	// ShellProfile checks settings of the shells' start-up files (check_auth.go).
+	ShellProfile *ShellProfileCheck `yaml:"shell_profile,omitempty" json:"shell_profile,omitempty"`
+	// KernelModule checks that kernel modules are disabled and not loaded (check_filesystem.go).
+	KernelModule *KernelModuleCheck `yaml:"kernel_module,omitempty" json:"kernel_module,omitempty"`
+	// Mount checks a separate mount and its options (check_filesystem.go).
+	Mount *MountCheck `yaml:"mount,omitempty" json:"mount,omitempty"`
+	// Grub checks the boot loader's password and kernel parameters (check_filesystem.go).
+	Grub *GrubCheck `yaml:"grub,omitempty" json:"grub,omitempty"`
+	// FileWalk applies a rule to bounded walks of directory trees (check_filesystem.go).
+	FileWalk *FileWalkCheck `yaml:"file_walk,omitempty" json:"file_walk,omitempty"`
+	// CEL evaluates an expression over host facts where no primitive fits (check_cel.go).
+	CEL *CELCheck `yaml:"cel,omitempty" json:"cel,omitempty"`
 }
 
 // Primitive returns the name of the primitive that is set ("" when none).
@@ -65,6 +87,12 @@ func (c *Check) primitives() []string {
 		"file": c.File != nil, "file_content": c.FileContent != nil, "sshd": c.SSHD != nil,
 		"sysctl": c.Sysctl != nil, "package": c.Package != nil, "systemd_unit": c.SystemdUnit != nil,
 		"accounts": c.Accounts != nil, "login_defs": c.LoginDefs != nil,
+		"manual": c.Manual != nil,
+		"pam":    c.PAM != nil, "sudoers": c.Sudoers != nil, "audit_rules": c.AuditRules != nil,
+		"config": c.Config != nil, "shell_profile": c.ShellProfile != nil,
+		"kernel_module": c.KernelModule != nil, "mount": c.Mount != nil, "grub": c.Grub != nil,
+		"file_walk": c.FileWalk != nil,
+		"cel":       c.CEL != nil,
 	} {
 		if ok {
 			set = append(set, name)
@@ -78,7 +106,7 @@ func (c *Check) Validate() error {
 	set := c.primitives()
 	switch {
 	case len(set) == 0:
-		return errors.New("no check primitive set (want one of file, file_content, sshd, sysctl, package, systemd_unit, accounts, login_defs)")
+		return errors.New("no check primitive set (want one of file, file_content, sshd, sysctl, package, systemd_unit, accounts, login_defs, manual, pam, sudoers, audit_rules, config, shell_profile, kernel_module, mount, grub, file_walk, cel)")
 	case len(set) > 1:
 		return fmt.Errorf("%d check primitives set; set exactly one", len(set))
 	}
@@ -105,6 +133,28 @@ func (c *Check) Validate() error {
 		err = c.Accounts.Validate()
 	case c.LoginDefs != nil:
 		err = c.LoginDefs.Validate()
+	case c.Manual != nil:
+		err = c.Manual.Validate()
+	case c.PAM != nil:
+		err = c.PAM.Validate()
+	case c.Sudoers != nil:
+		err = c.Sudoers.Validate()
+	case c.AuditRules != nil:
+		err = c.AuditRules.Validate()
+	case c.Config != nil:
+		err = c.Config.Validate()
+	case c.ShellProfile != nil:
+		err = c.ShellProfile.Validate()
+	case c.KernelModule != nil:
+		err = c.KernelModule.Validate()
+	case c.Mount != nil:
+		err = c.Mount.Validate()
+	case c.Grub != nil:
+		err = c.Grub.Validate()
+	case c.FileWalk != nil:
+		err = c.FileWalk.Validate()
+	case c.CEL != nil:
+		err = c.CEL.Validate()
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", set[0], err)
@@ -170,6 +220,8 @@ func validPath(p string) error {
 
 // FileCheck checks one file's metadata. Links are followed.
 type FileCheck struct {
+	// Path may hold glob metacharacters (*, ?, [...]): each matching file is one result, and
+	// no match counts as a missing file (see IfMissing).
 	Path string `yaml:"path" json:"path"`
 	// State is "present" (default) or "absent".
 	State string `yaml:"state,omitempty" json:"state,omitempty"`
@@ -403,10 +455,16 @@ const (
 // file it read; each offending account is one failing result.
 type AccountsCheck struct {
 	Rule string `yaml:"rule" json:"rule"`
+	// Expect is what a per-account value must satisfy, for the rules that take one
+	// (password_max_days, password_min_days, password_warn_days; see check_auth.go).
+	Expect *Value `yaml:"expect,omitempty" json:"expect,omitempty"`
 }
 
 // Validate checks the parameters.
 func (a *AccountsCheck) Validate() error {
+	if known, err := a.validateMore(); known || err != nil {
+		return err
+	}
 	switch a.Rule {
 	case RuleOnlyRootUID0, RuleOnlyRootGID0, RuleNoEmptyPasswords, RuleShadowedPasswords:
 		return nil

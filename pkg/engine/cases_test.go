@@ -154,7 +154,7 @@ func TestCases(t *testing.T) {
 			files:      map[string]string{"etc/": ""},
 			check:      "{package: {names: [telnet, nis], state: absent}}",
 			wantStatus: []posture.Status{posture.Skip, posture.Skip},
-			wantReason: "no dpkg database",
+			wantReason: "no package database",
 		},
 		{
 			name:       "only_if_os skips other distributions",

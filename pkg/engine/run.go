@@ -78,7 +78,7 @@ func (r *run) check(ch *catalog.Check) []Result {
 	}
 	switch {
 	case ch.File != nil:
-		return []Result{r.checkFile(ch.File)}
+		return r.checkFiles(ch.File)
 	case ch.FileContent != nil:
 		return []Result{r.checkFileContent(ch.FileContent)}
 	case ch.SSHD != nil:
@@ -93,12 +93,38 @@ func (r *run) check(ch *catalog.Check) []Result {
 		return r.checkAccounts(ch.Accounts)
 	case ch.LoginDefs != nil:
 		return []Result{r.checkLoginDefs(ch.LoginDefs)}
+	case ch.Manual != nil:
+		return []Result{r.checkManual(ch.Manual)}
+	case ch.PAM != nil:
+		return r.checkPAM(ch.PAM)
+	case ch.Sudoers != nil:
+		return r.checkSudoers(ch.Sudoers)
+	case ch.AuditRules != nil:
+		return r.checkAuditRules(ch.AuditRules)
+	case ch.Config != nil:
+		return []Result{r.checkConfig(ch.Config)}
+	case ch.ShellProfile != nil:
+		return []Result{r.checkShellProfile(ch.ShellProfile)}
+	case ch.KernelModule != nil:
+		return r.checkKernelModules(ch.KernelModule)
+	case ch.Mount != nil:
+		return []Result{r.checkMount(ch.Mount)}
+	case ch.Grub != nil:
+		return []Result{r.checkGrub(ch.Grub)}
+	case ch.FileWalk != nil:
+		return r.checkFileWalk(ch.FileWalk)
+	}
+	if ch.CEL != nil {
+		return []Result{r.checkCEL(ch.CEL)}
 	}
 	return []Result{errorResult(HostResource, "the check has no primitive this engine knows")}
 }
 
 // defaultResource is the resource a check is about when it yields one result.
 func defaultResource(ch *catalog.Check) string {
+	if ch.CEL != nil && ch.CEL.Resource != "" {
+		return ch.CEL.Resource
+	}
 	switch {
 	case ch.File != nil:
 		return ch.File.Path
@@ -114,6 +140,26 @@ func defaultResource(ch *catalog.Check) string {
 		return ch.SystemdUnit.Units[0]
 	case ch.LoginDefs != nil:
 		return loginDefsPath
+	case ch.PAM != nil && len(ch.PAM.Services) == 1:
+		return pamServicePath(ch.PAM.Services[0])
+	case ch.Sudoers != nil:
+		return sudoersMain(ch.Sudoers)
+	case ch.AuditRules != nil && len(ch.AuditRules.Rules) == 1:
+		return ch.AuditRules.Rules[0]
+	case ch.Config != nil:
+		return ch.Config.Path
+	case ch.ShellProfile != nil && len(ch.ShellProfile.Files) > 0:
+		return ch.ShellProfile.Files[0]
+	case ch.ShellProfile != nil:
+		return defaultShellFiles[0]
+	case ch.KernelModule != nil && len(ch.KernelModule.Names) == 1:
+		return ch.KernelModule.Names[0]
+	case ch.Mount != nil:
+		return ch.Mount.Path
+	case ch.Grub != nil:
+		return grubResource(ch.Grub)
+	case ch.FileWalk != nil:
+		return strings.Join(walkRoots(ch.FileWalk), ",")
 	}
 	return HostResource
 }
@@ -140,19 +186,19 @@ func (r *run) applicable(ch *catalog.Check) (Result, bool) {
 		}
 	}
 	if len(ch.OnlyIfPackages) > 0 {
-		db, err := r.dpkg()
+		db, err := r.packages()
 		switch {
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			return errorResult(res, readFailure(dpkgStatusPath, err)), true
+			return errorResult(res, readFailure(failedPath(err, db.Source), err)), true
 		case err == nil:
 			for _, name := range ch.OnlyIfPackages {
-				if p, ok := db[name]; ok && p.Installed() {
+				if p, ok := db.Pkgs[name]; ok && p.Installed {
 					return Result{}, false
 				}
 			}
 			return Result{Resource: res, Status: posture.Skip,
 				Reason:   fmt.Sprintf("not applicable: %s is not installed", orList(ch.OnlyIfPackages)),
-				Evidence: []Evidence{{Source: dpkgStatusPath, Key: "package", Actual: "not installed", Expected: "installed: " + strings.Join(ch.OnlyIfPackages, " or ")}}}, true
+				Evidence: []Evidence{{Source: db.Source, Key: "package", Actual: "not installed", Expected: "installed: " + strings.Join(ch.OnlyIfPackages, " or ")}}}, true
 		}
 	}
 	return Result{}, false

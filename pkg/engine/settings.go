@@ -167,32 +167,35 @@ func (r *run) checkSysctlKey(c *catalog.SysctlCheck, cfg []sysctlAssignment, hav
 }
 
 func (r *run) checkPackages(c *catalog.PackageCheck) []Result {
-	db, err := r.dpkg()
+	db, err := r.packages()
 	out := make([]Result, 0, len(c.Names))
 	for _, name := range c.Names {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			out = append(out, Result{Resource: name, Status: posture.Skip,
-				Reason:   fmt.Sprintf("not applicable: no dpkg database (%s does not exist); package checks cover dpkg-based systems", dpkgStatusPath),
-				Evidence: []Evidence{{Source: dpkgStatusPath, Key: "exists", Actual: "no"}}})
+				Reason:   fmt.Sprintf("not applicable: no package database (neither %s nor %s exists); package checks cover dpkg- and rpm-based systems", dpkgStatusPath, strings.Join(rpmDBPaths, " nor ")),
+				Evidence: []Evidence{{Source: dpkgStatusPath, Key: "exists", Actual: "no"}, {Source: rpmDBPaths[0], Key: "exists", Actual: "no"}}})
 			continue
 		case err != nil:
-			out = append(out, errorResult(name, readFailure(dpkgStatusPath, err)))
+			out = append(out, errorResult(name, readFailure(failedPath(err, db.Source), err)))
 			continue
 		}
-		p, listed := db[name]
-		installed := listed && p.Installed()
+		p, listed := db.Pkgs[name]
+		installed := listed && p.Installed
 		actual := "not installed"
 		if listed {
 			actual = p.Status
 		}
-		ev := Evidence{Source: dpkgStatusPath, Line: p.Line, Key: name, Actual: actual, Expected: c.State}
+		ev := Evidence{Source: db.Source, Line: p.Line, Key: name, Actual: actual, Expected: c.State}
 		res := Result{Resource: name, Evidence: []Evidence{ev}}
 		desc := name + " is not installed"
 		if installed {
 			desc = fmt.Sprintf("%s %s is installed", name, p.Version)
 		} else if listed {
 			desc = fmt.Sprintf("%s is not installed (dpkg status %q)", name, p.Status)
+		}
+		if db.Kind == "rpm" {
+			desc += " (rpm database " + db.Source + ")"
 		}
 		if installed == (c.State == "installed") {
 			res.Status, res.Reason = posture.Pass, desc
@@ -295,6 +298,9 @@ func (r *run) checkAccounts(c *catalog.AccountsCheck) []Result {
 		}
 		return []Result{{Resource: shadowPath, Status: posture.Pass, Reason: fmt.Sprintf("no account has an empty password (%d entries in %s)", len(sh), shadowPath),
 			Evidence: []Evidence{{Source: shadowPath, Key: "accounts", Actual: fmt.Sprint(len(sh))}}}}
+	}
+	if res, ok := r.checkMoreAccounts(c); ok {
+		return res
 	}
 	return []Result{errorResult(HostResource, fmt.Sprintf("unknown accounts rule %q", c.Rule))}
 }

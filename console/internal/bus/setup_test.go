@@ -100,8 +100,18 @@ func TestStreamAndConsumerBroughtToConfig(t *testing.T) {
 	if err := b.js.DeleteStream(ctx, jobs.StreamName); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.ensureStream(ctx, 0); err != nil {
-		t.Fatal(err)
+	// The server removes a deleted stream's directory in the background; a create racing that
+	// removal fails once with "could not create storage directory", so poll until it succeeds.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := b.ensureStream(ctx, 0)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// Consumers likewise.

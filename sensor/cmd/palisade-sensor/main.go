@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -70,25 +71,41 @@ func runCmd() *cobra.Command {
 
 func scanCmd() *cobra.Command {
 	var opts standalone.Options
-	var benchmarks string
+	var benchmarks, exclude string
+	var reportResources bool
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Scan a host root without a console and print scores and results",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
 			if benchmarks != "" {
 				opts.Benchmarks = strings.Split(benchmarks, ",")
 			}
+			if exclude != "" {
+				opts.Exclude = strings.Split(exclude, ",")
+			}
+			opts.ToolVersion = version
 			rep, err := standalone.Run(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			return rep.Write(cmd.OutOrStdout(), opts.Format)
+			if err := rep.Write(cmd.OutOrStdout(), opts.Format); err != nil {
+				return err
+			}
+			if reportResources {
+				return standalone.WriteResources(cmd.ErrOrStderr(), time.Since(start))
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Root, "host-root", "/", "host root to scan")
 	f.StringVar(&benchmarks, "benchmark", "", "benchmarks, comma separated (ids or cis, nist, pci-dss...); default: all for the target type")
-	f.StringVar(&opts.Format, "format", "table", "output format: table or json")
+	f.StringVar(&opts.CatalogDir, "catalog-dir", "", "directory of extra control and benchmark YAML documents, merged into the built-in catalogue")
+	f.StringVar(&exclude, "exclude", "", "control ids to leave out, comma separated")
+	f.StringVar(&opts.Format, "format", "table", "output format: "+standalone.FormatNames)
+	f.BoolVar(&reportResources, "report-resources", false, "print wall time and peak RSS of the scan to stderr (for benchmarks)")
+	_ = f.MarkHidden("report-resources")
 	return cmd
 }
 

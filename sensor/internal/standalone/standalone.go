@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -23,12 +24,19 @@ type Options struct {
 	Root string
 	// Benchmarks are ids or short names; empty means every benchmark of the target type.
 	Benchmarks []string
+	// Exclude are control ids left out of the scan.
+	Exclude []string
 	// TargetType resolves short names; linux by default.
 	TargetType posture.TargetType
-	// Format is table or json.
+	// Format is table, json, csv or sarif.
 	Format string
+	// ToolVersion is the sensor's version, written into SARIF output.
+	ToolVersion string
 	// Catalog is the catalogue to use; the built-in one when nil.
 	Catalog *catalog.Catalog
+	// CatalogDir is a directory of extra control and benchmark documents merged into the
+	// catalogue (the same form as the console's --catalog-dir).
+	CatalogDir string
 }
 
 // Report is the outcome of a standalone scan.
@@ -38,6 +46,11 @@ type Report struct {
 	Results    []engine.Result `json:"results"`
 	Controls   int             `json:"controls"`
 	DurationMS float64         `json:"duration_ms"`
+
+	// controls are the scanned controls by id, for the csv and sarif formats.
+	controls map[string]*catalog.Control
+	// toolVersion is Options.ToolVersion.
+	toolVersion string
 }
 
 // BenchmarkRun is one benchmark's score in the scan.
@@ -56,6 +69,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if cat, err = catalog.Default(); err != nil {
 			return nil, err
 		}
+	}
+	if opts.CatalogDir != "" {
+		merged, err := cat.Merge(os.DirFS(opts.CatalogDir))
+		if err != nil {
+			return nil, fmt.Errorf("load extra catalogue from %s: %w", opts.CatalogDir, err)
+		}
+		cat = merged
 	}
 	tt := opts.TargetType
 	if tt == "" {
@@ -80,7 +100,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for i, bm := range bms {
 		ids[i] = bm.ID
 	}
-	ctls, err := cat.ControlSet(ids, nil)
+	ctls, err := cat.ControlSet(ids, opts.Exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +109,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	start := time.Now()
-	rep := &Report{Root: opts.Root, Controls: len(ctls)}
+	rep := &Report{Root: opts.Root, Controls: len(ctls), controls: make(map[string]*catalog.Control, len(ctls)), toolVersion: opts.ToolVersion}
+	for _, c := range ctls {
+		rep.controls[c.ID] = c
+	}
 	perControl := map[string]posture.Counts{}
 	err = eng.Run(ctx, ctls, func(o engine.Outcome) {
 		c := perControl[o.ControlID]
@@ -123,16 +146,23 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// Write prints the report as a table or JSON.
+// FormatNames lists the output formats Write knows, for help texts and errors.
+const FormatNames = "table, json, csv or sarif"
+
+// Write prints the report as a table, JSON, CSV (one row per result) or SARIF 2.1.0.
 func (r *Report) Write(w io.Writer, format string) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
+	case "csv":
+		return r.writeCSV(w)
+	case "sarif":
+		return r.writeSARIF(w)
 	case "table", "":
 	default:
-		return fmt.Errorf("unknown format %q (want table or json)", format)
+		return fmt.Errorf("unknown format %q (want %s)", format, FormatNames)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "BENCHMARK\tSCORE\tPASS\tFAIL\tINFO\tSKIP\tERROR")

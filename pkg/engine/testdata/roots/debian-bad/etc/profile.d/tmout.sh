@@ -1,0 +1,2 @@
+TMOUT=3600
+export TMOUT
