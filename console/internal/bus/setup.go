@@ -33,8 +33,14 @@ func streamConfig(replicas int) jetstream.StreamConfig {
 		MaxMsgSize:  jobs.MaxJobBytes,
 		Duplicates:  DuplicateWindow,
 		Replicas:    replicas,
+		// One consumer per node. The server caps a stream without its own limit at 1,000
+		// consumers (and -1 counts as "no limit set"), so name a limit no fleet reaches.
+		MaxConsumers: MaxNodes,
 	}
 }
+
+// MaxNodes is the most nodes (job consumers) the jobs stream admits.
+const MaxNodes = 1_000_000
 
 // streamDiff names the settings in which have differs from want, as "field old -> new".
 func streamDiff(have, want jetstream.StreamConfig) []string {
@@ -50,6 +56,7 @@ func streamDiff(have, want jetstream.StreamConfig) []string {
 	add("storage", have.Storage != want.Storage, have.Storage, want.Storage)
 	add("discard", have.Discard != want.Discard, have.Discard, want.Discard)
 	add("max age", have.MaxAge != want.MaxAge, have.MaxAge, want.MaxAge)
+	add("max consumers", have.MaxConsumers != want.MaxConsumers, have.MaxConsumers, want.MaxConsumers)
 	add("max message size", have.MaxMsgSize != want.MaxMsgSize, have.MaxMsgSize, want.MaxMsgSize)
 	add("duplicate window", have.Duplicates != want.Duplicates, have.Duplicates, want.Duplicates)
 	add("replicas", have.Replicas != want.Replicas, have.Replicas, want.Replicas)

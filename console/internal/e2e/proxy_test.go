@@ -115,7 +115,7 @@ func TestTCPConnectionCutMidStream(t *testing.T) {
 	if got := metric(t, h, `palisade_result_batches_total{outcome="duplicate"}`); got < 1 {
 		t.Fatalf("duplicate batches = %v; want at least 1 (batch 3 resent after the cut)", got)
 	}
-	if got, want := metric(t, h, `palisade_result_batches_total{outcome="stored"}`), float64(total/4 + 1); got != want {
+	if got, want := metric(t, h, `palisade_result_batches_total{outcome="stored"}`), float64(total/4+1); got != want {
 		t.Fatalf("stored batches = %v; want %v", got, want)
 	}
 }

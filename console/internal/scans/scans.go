@@ -239,8 +239,19 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(plans), strings.Join(req.Benchmarks, ","))})
 
 	out := make([]store.Scan, 0, len(plans))
+	// Nodes scanned with the same control set share one encoded controls document.
+	docs := map[string][]byte{}
 	for _, p := range plans {
-		sc, err := m.dispatch(ctx, p.scan, p.ctls)
+		key := controlSetKey(p.ctls)
+		doc, ok := docs[key]
+		if !ok {
+			var err error
+			if doc, err = catalog.MarshalControls(p.ctls); err != nil {
+				return "", nil, fmt.Errorf("encode controls: %w", err)
+			}
+			docs[key] = doc
+		}
+		sc, err := m.dispatch(ctx, p.scan, doc)
 		if err != nil {
 			m.log.Warn("dispatch failed", zap.String("scan", p.scan.ID), zap.Error(err))
 			sc, _ = m.cfg.Store.TransitionScan(ctx, p.scan.ID, store.Transition{State: posture.Failed, Message: "dispatch failed: " + err.Error(), At: m.cfg.Now().UTC()})
@@ -250,11 +261,16 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	return groupID, out, nil
 }
 
-func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, ctls []*catalog.Control) (store.Scan, error) {
-	doc, err := catalog.MarshalControls(ctls)
-	if err != nil {
-		return store.Scan{}, err
+// controlSetKey identifies a control set (controls are sorted by id).
+func controlSetKey(ctls []*catalog.Control) string {
+	ids := make([]string, len(ctls))
+	for i, c := range ctls {
+		ids[i] = c.ID
 	}
+	return strings.Join(ids, "\x00")
+}
+
+func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, doc []byte) (store.Scan, error) {
 	now := m.cfg.Now().UTC()
 	job := &sensorv1.Job{
 		ScanId:           ns.ID,

@@ -6,6 +6,7 @@ package sensorapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -38,6 +39,8 @@ type Authority interface {
 // Bus prepares a node's job delivery.
 type Bus interface {
 	EnsureNode(ctx context.Context, nodeID string) error
+	// RemoveNode deletes a node's job delivery.
+	RemoveNode(ctx context.Context, nodeID string) error
 	URLs() []string
 	// NodeCredentials returns the NATS credentials the node presents with its certificate
 	// (valid until notAfter, the certificate's expiry), or "" when the certificate is enough.
@@ -110,18 +113,11 @@ func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensor
 		return nil, status.Errorf(codes.Internal, "node id: %v", err)
 	}
 	node := store.Node{ID: nodeID, Name: facts.Hostname, TargetType: tt, Facts: facts, EnrolledAt: now, LastSeenAt: now}
-	if err := s.cfg.Store.EnrolNode(ctx, hash, node, now); err != nil {
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, status.Error(codes.Unauthenticated, "unknown enrolment token; create one with `palisade-console token create`")
-		case errors.Is(err, store.ErrTokenExpired):
-			return nil, status.Error(codes.Unauthenticated, "enrolment token expired; create a new one with `palisade-console token create`")
-		case errors.Is(err, store.ErrTokenUsedUp):
-			return nil, status.Error(codes.Unauthenticated, "enrolment token has no uses left; create a new one with `palisade-console token create`")
-		case errors.Is(err, store.ErrTokenRevoked):
-			return nil, status.Error(codes.Unauthenticated, "enrolment token was revoked")
-		}
-		return nil, status.Errorf(codes.Internal, "enrol: %v", err)
+	// Check the token before doing anything for the node, so that bad tokens create nothing,
+	// and prepare job delivery before the token use is consumed, so that a failure there
+	// (the sensor retries) does not burn a use.
+	if err := s.checkToken(ctx, hash, now); err != nil {
+		return nil, err
 	}
 	certPEM, err := s.cfg.Authority.SignNode(req.GetCsrDer(), node.ID, s.cfg.CertTTL)
 	if err != nil {
@@ -129,6 +125,12 @@ func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensor
 	}
 	if err := s.cfg.Bus.EnsureNode(ctx, node.ID); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
+	}
+	if err := s.cfg.Store.EnrolNode(ctx, hash, node, now); err != nil {
+		if rerr := s.cfg.Bus.RemoveNode(context.WithoutCancel(ctx), node.ID); rerr != nil {
+			s.log.Warn("could not remove the job consumer of a failed enrolment", zap.String("node", node.ID), zap.Error(rerr))
+		}
+		return nil, tokenError(err)
 	}
 	natsCreds, err := s.natsCredentials(node.ID, certPEM)
 	if err != nil {
@@ -139,6 +141,45 @@ func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensor
 	s.log.Info("node enrolled", zap.String("node", node.ID), zap.String("hostname", node.Name))
 	return &sensorv1.EnrolResponse{NodeId: node.ID, CertificatePem: certPEM, CaPem: s.cfg.Authority.CACertPEM(), NatsUrls: s.cfg.Bus.URLs(),
 		NatsCredentials: natsCreds}, nil
+}
+
+// checkToken rejects an unknown, revoked, expired or used-up enrolment token without
+// consuming it.
+func (s *Server) checkToken(ctx context.Context, hash []byte, now time.Time) error {
+	tokens, err := s.cfg.Store.ListEnrolTokens(ctx)
+	if err != nil {
+		return status.Errorf(codes.Internal, "enrol: %v", err)
+	}
+	for _, t := range tokens {
+		if subtle.ConstantTimeCompare(t.Hash, hash) != 1 {
+			continue
+		}
+		switch {
+		case !t.RevokedAt.IsZero():
+			return tokenError(store.ErrTokenRevoked)
+		case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+			return tokenError(store.ErrTokenExpired)
+		case t.Used >= t.Uses:
+			return tokenError(store.ErrTokenUsedUp)
+		}
+		return nil
+	}
+	return tokenError(store.ErrNotFound)
+}
+
+// tokenError turns an enrolment failure into the status a sensor shows its operator.
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return status.Error(codes.Unauthenticated, "unknown enrolment token; create one with `palisade-console token create`")
+	case errors.Is(err, store.ErrTokenExpired):
+		return status.Error(codes.Unauthenticated, "enrolment token expired; create a new one with `palisade-console token create`")
+	case errors.Is(err, store.ErrTokenUsedUp):
+		return status.Error(codes.Unauthenticated, "enrolment token has no uses left; create a new one with `palisade-console token create`")
+	case errors.Is(err, store.ErrTokenRevoked):
+		return status.Error(codes.Unauthenticated, "enrolment token was revoked")
+	}
+	return status.Errorf(codes.Internal, "enrol: %v", err)
 }
 
 // Hello records the node's facts after a (re)connect.
