@@ -60,9 +60,9 @@ func runScan(ctx context.Context, sc scanConfig) {
 		}
 	}
 
-	ctls, err := catalog.UnmarshalControls(job.GetControls())
+	ctls, err := jobControls(job)
 	if err != nil {
-		fail("the job's controls are invalid: " + err.Error())
+		fail(err.Error())
 		return
 	}
 	eng, err := engine.New(engine.Options{Root: sc.root})
@@ -161,6 +161,35 @@ func runScan(ctx context.Context, sc scanConfig) {
 	default:
 		fail("result upload: " + uerr.Error())
 	}
+}
+
+// jobControls returns the controls a job asks for: its own definitions, or ids resolved in the
+// built-in catalogue when the console saw that this sensor has the same catalogue version.
+func jobControls(job *sensorv1.Job) ([]*catalog.Control, error) {
+	if len(job.GetControls()) > 0 || len(job.GetControlIds()) == 0 {
+		ctls, err := catalog.UnmarshalControls(job.GetControls())
+		if err != nil {
+			return nil, fmt.Errorf("the job's controls are invalid: %w", err)
+		}
+		return ctls, nil
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, err
+	}
+	if cat.Version() != job.GetCatalogVersion() {
+		return nil, fmt.Errorf("the job names controls of catalogue %s but this sensor has catalogue %s; the console sends definitions once it sees the new version",
+			job.GetCatalogVersion(), cat.Version())
+	}
+	ctls := make([]*catalog.Control, 0, len(job.GetControlIds()))
+	for _, id := range job.GetControlIds() {
+		c, ok := cat.Control(id)
+		if !ok {
+			return nil, fmt.Errorf("the job names control %q, which catalogue %s does not have", id, cat.Version())
+		}
+		ctls = append(ctls, c)
+	}
+	return ctls, nil
 }
 
 func resultToProto(r engine.Result) *sensorv1.Result {

@@ -238,11 +238,20 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
 		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(plans), strings.Join(req.Benchmarks, ","))})
 
-	out := make([]store.Scan, 0, len(plans))
-	// Nodes scanned with the same control set share one encoded controls document.
+	// Nodes scanned with the same control set share one encoded controls document; a node
+	// whose sensor runs the console's own catalogue version gets control ids only.
 	docs := map[string][]byte{}
-	for _, p := range plans {
-		key := controlSetKey(p.ctls)
+	type payload struct {
+		doc []byte
+		ids []string
+	}
+	payloads := make([]payload, len(plans))
+	for i, p := range plans {
+		if v := p.node.Facts.CatalogVersion; v != "" && v == m.cfg.Catalog.Version() {
+			payloads[i].ids = controlIDs(p.ctls)
+			continue
+		}
+		key := strings.Join(controlIDs(p.ctls), "\x00")
 		doc, ok := docs[key]
 		if !ok {
 			var err error
@@ -251,26 +260,49 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 			}
 			docs[key] = doc
 		}
-		sc, err := m.dispatch(ctx, p.scan, doc)
-		if err != nil {
-			m.log.Warn("dispatch failed", zap.String("scan", p.scan.ID), zap.Error(err))
-			sc, _ = m.cfg.Store.TransitionScan(ctx, p.scan.ID, store.Transition{State: posture.Failed, Message: "dispatch failed: " + err.Error(), At: m.cfg.Now().UTC()})
-		}
-		out = append(out, sc)
+		payloads[i].doc = doc
 	}
+	// Publish and record the jobs with a few workers: each waits for its JetStream
+	// acknowledgement and its store update, so one at a time would add those up.
+	out := make([]store.Scan, len(plans))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(dispatchWorkers, len(plans)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				p := plans[i]
+				sc, err := m.dispatch(ctx, p.scan, payloads[i].doc, payloads[i].ids)
+				if err != nil {
+					m.log.Warn("dispatch failed", zap.String("scan", p.scan.ID), zap.Error(err))
+					sc, _ = m.cfg.Store.TransitionScan(ctx, p.scan.ID, store.Transition{State: posture.Failed, Message: "dispatch failed: " + err.Error(), At: m.cfg.Now().UTC()})
+				}
+				out[i] = sc
+			}
+		}()
+	}
+	for i := range plans {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	return groupID, out, nil
 }
 
-// controlSetKey identifies a control set (controls are sorted by id).
-func controlSetKey(ctls []*catalog.Control) string {
+// dispatchWorkers is how many jobs are published and recorded at once.
+const dispatchWorkers = 16
+
+// controlIDs lists the ids of controls (sorted by id, as ControlSet returns them).
+func controlIDs(ctls []*catalog.Control) []string {
 	ids := make([]string, len(ctls))
 	for i, c := range ctls {
 		ids[i] = c.ID
 	}
-	return strings.Join(ids, "\x00")
+	return ids
 }
 
-func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, doc []byte) (store.Scan, error) {
+func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, doc []byte, ids []string) (store.Scan, error) {
 	now := m.cfg.Now().UTC()
 	job := &sensorv1.Job{
 		ScanId:           ns.ID,
@@ -282,9 +314,11 @@ func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, doc []byte) (s
 		HeartbeatSeconds: uint32(max(1, m.cfg.HeartbeatInterval/time.Second)),
 		BatchSize:        uint32(m.cfg.BatchSize),
 	}
-	if err := m.cfg.Dispatcher.EnsureNode(ctx, ns.NodeID); err != nil {
-		return store.Scan{}, err
+	if ids != nil {
+		job.ControlIds, job.CatalogVersion = ids, m.cfg.Catalog.Version()
 	}
+	// The node's job consumer was made at enrolment and is checked at every hello; a job
+	// published while it is missing waits in the stream until the node says hello.
 	if err := m.cfg.Dispatcher.PublishJob(ctx, job); err != nil {
 		return store.Scan{}, err
 	}

@@ -1040,9 +1040,14 @@ type Job struct {
 	ExpiresAt        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	HeartbeatSeconds uint32                 `protobuf:"varint,7,opt,name=heartbeat_seconds,json=heartbeatSeconds,proto3" json:"heartbeat_seconds,omitempty"`
 	// Maximum results per batch.
-	BatchSize     uint32 `protobuf:"varint,8,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BatchSize uint32 `protobuf:"varint,8,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	// When controls is empty: the ids of the controls to evaluate, all from the built-in
+	// catalogue of version catalog_version (the console sends ids instead of definitions to a
+	// sensor that reported the same catalogue version).
+	ControlIds     []string `protobuf:"bytes,9,rep,name=control_ids,json=controlIds,proto3" json:"control_ids,omitempty"`
+	CatalogVersion string   `protobuf:"bytes,10,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -1129,6 +1134,20 @@ func (x *Job) GetBatchSize() uint32 {
 		return x.BatchSize
 	}
 	return 0
+}
+
+func (x *Job) GetControlIds() []string {
+	if x != nil {
+		return x.ControlIds
+	}
+	return nil
+}
+
+func (x *Job) GetCatalogVersion() string {
+	if x != nil {
+		return x.CatalogVersion
+	}
+	return ""
 }
 
 // Command is published on palisade.control.<node-id>.
@@ -1255,7 +1274,7 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
-	"\x06stored\x18\x04 \x01(\rR\x06stored\"\xba\x02\n" +
+	"\x06stored\x18\x04 \x01(\rR\x06stored\"\x84\x03\n" +
 	"\x03Job\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12#\n" +
@@ -1267,7 +1286,11 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12+\n" +
 	"\x11heartbeat_seconds\x18\a \x01(\rR\x10heartbeatSeconds\x12\x1d\n" +
 	"\n" +
-	"batch_size\x18\b \x01(\rR\tbatchSize\"\x91\x01\n" +
+	"batch_size\x18\b \x01(\rR\tbatchSize\x12\x1f\n" +
+	"\vcontrol_ids\x18\t \x03(\tR\n" +
+	"controlIds\x12'\n" +
+	"\x0fcatalog_version\x18\n" +
+	" \x01(\tR\x0ecatalogVersion\"\x91\x01\n" +
 	"\aCommand\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12:\n" +
 	"\x06action\x18\x02 \x01(\x0e2\".palisade.sensor.v1.Command.ActionR\x06action\"1\n" +

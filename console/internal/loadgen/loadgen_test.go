@@ -1,0 +1,261 @@
+package loadgen
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/palisadehq/palisade/console/internal/cli"
+	"github.com/palisadehq/palisade/console/internal/server"
+	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// startConsole runs a console in-process on random ports and returns its address and an
+// admin API client.
+func startConsole(t *testing.T) (string, consolev1.ConsoleServiceClient) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan server.Info, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- server.Run(ctx, server.Config{
+			DataDir: dir, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+			Logger: zap.NewNop(), OnReady: func(i server.Info) { ready <- i },
+		})
+	}()
+	var info server.Info
+	select {
+	case info = <-ready:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("console did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("console did not start within 30s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("console: %v", err)
+		}
+	})
+	conn, err := cli.Dial(context.Background(), cli.ConnOptions{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return info.GRPCAddr, consolev1.NewConsoleServiceClient(conn)
+}
+
+func TestRunAgainstConsole(t *testing.T) {
+	addr, api := startConsole(t)
+	ctx := context.Background()
+	// Small on purpose: the console dispatches a scan node by node, which dominates the run time.
+	const sensors, perScan, rounds = 10, 30, 2
+	tok, err := api.CreateEnrolmentToken(ctx, &consolev1.CreateEnrolmentTokenRequest{Uses: sensors, TtlSeconds: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir := t.TempDir()
+	cfg := Config{
+		Console: addr, Token: tok.GetToken(), Sensors: sensors, StateDir: stateDir, ConnectRate: 500,
+		ControlsPerScan: perScan, FailureRatio: 0.25, BatchSize: 7, API: api, Scans: rounds,
+		Benchmarks: []string{"cis"}, ScanTimeout: 30 * time.Second,
+	}
+	sum, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v (errors: %v)", err, sum.ErrorSamples)
+	}
+	want := Progress{Enrolled: sensors, Connected: sensors, JobsReceived: sensors * rounds, JobsDone: sensors * rounds, ResultsAcked: sensors * rounds * perScan}
+	got := sum.Progress
+	got.Elapsed, got.ResultsFail = 0, 0
+	if got != want {
+		t.Errorf("progress = %+v, want %+v (errors: %v)", got, want, sum.ErrorSamples)
+	}
+	t.Logf("connected %d sensors in %s", sum.Connected, sum.ConnectTime)
+	for _, r := range sum.Rounds {
+		t.Logf("round %s: StartScan %s, all jobs %s, all done %s", r.GroupID, r.StartCall, r.AllJobsReceived, r.AllDone)
+	}
+	if len(sum.Rounds) != rounds {
+		t.Fatalf("%d rounds, want %d", len(sum.Rounds), rounds)
+	}
+
+	// The console stored exactly what the fleet sent, and every scan completed.
+	var fails uint64
+	for _, r := range sum.Rounds {
+		if len(r.ScanIDs) != sensors || r.Results != sensors*perScan {
+			t.Errorf("round %s: %d scans and %d results, want %d and %d", r.GroupID, len(r.ScanIDs), r.Results, sensors, sensors*perScan)
+		}
+		if r.AllJobsReceived <= 0 || r.AllDone < r.AllJobsReceived {
+			t.Errorf("round %s: all jobs received after %s, all done after %s", r.GroupID, r.AllJobsReceived, r.AllDone)
+		}
+		for _, id := range r.ScanIDs {
+			sc, err := api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.GetState() != sensorv1.ScanState_SCAN_STATE_COMPLETE || sc.GetResultsStored() != perScan {
+				t.Errorf("scan %s: %s with %d results, want complete with %d", id, sc.GetState(), sc.GetResultsStored(), perScan)
+			}
+			res, err := api.ListResults(ctx, &consolev1.ListResultsRequest{ScanId: id, Statuses: []sensorv1.Status{sensorv1.Status_STATUS_FAIL}, PageSize: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fails += res.GetTotal()
+		}
+	}
+	if fails != uint64(sum.ResultsFail) || fails == 0 {
+		t.Errorf("console stored %d fail results, the fleet sent %d (want equal and above 0)", fails, sum.ResultsFail)
+	}
+
+	// A second run reuses the identities: no enrolment, no token, the same nodes. Without
+	// API it serves jobs until its context ends, here once every node is connected.
+	againCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	cfg.Token, cfg.API, cfg.ProgressInterval = "", nil, 10*time.Millisecond
+	cfg.Progress = func(p Progress) {
+		if p.Connected == sensors {
+			stop()
+		}
+	}
+	again, err := Run(againCtx, cfg)
+	if err != nil {
+		t.Fatalf("second Run: %v (errors: %v)", err, again.ErrorSamples)
+	}
+	if again.Enrolled != 0 || again.Reused != sensors || again.Connected != sensors || again.Errors != 0 {
+		t.Errorf("second run = %+v, want 0 enrolled, %d reused and connected, no errors (errors: %v)", again.Progress, sensors, again.ErrorSamples)
+	}
+	first, second := append([]string(nil), sum.NodeIDs...), append([]string(nil), again.NodeIDs...)
+	sort.Strings(first)
+	sort.Strings(second)
+	if len(first) != sensors || len(second) != sensors {
+		t.Fatalf("node ids: %d and %d, want %d", len(first), len(second), sensors)
+	}
+	for i := range first {
+		if first[i] != second[i] {
+			t.Fatalf("second run used node %s, first run %s", second[i], first[i])
+		}
+	}
+	nodes, err := api.ListNodes(ctx, &consolev1.ListNodesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.GetNodes()) != sensors {
+		t.Errorf("console has %d nodes, want %d", len(nodes.GetNodes()), sensors)
+	}
+}
+
+func TestNewFleetRejectsBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no console", Config{Sensors: 1, StateDir: dir}, "the console's gRPC address is required (--console host:port)"},
+		{"no sensors", Config{Console: "x:1", StateDir: dir}, "the number of sensors must be at least 1, got 0 (--sensors)"},
+		{"no state", Config{Console: "x:1", Sensors: 1}, "a state directory is required to keep the simulated identities (--state-dir)"},
+		{"bad ratio", Config{Console: "x:1", Sensors: 1, StateDir: dir, FailureRatio: 1.5}, "the failure ratio must be between 0 and 1, got 1.5 (--failure-ratio)"},
+		{"negative", Config{Console: "x:1", Sensors: 1, StateDir: dir, BatchSize: -1}, "controls per scan, batch size, connect rate, duration and scans must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newFleet(tt.cfg)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("newFleet = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanBatches(t *testing.T) {
+	ids := []string{"a", "b", "c"}
+	tests := []struct {
+		name                  string
+		total, size           int
+		wantBatches           uint64
+		wantSizes             []int
+		wantFirst, wantLast   string // control/resource of the first and last result
+		wantFinalTotalResults uint64
+	}{
+		{"one per control", 0, 500, 1, []int{3}, "a/synthetic-0", "c/synthetic-0", 3},
+		{"more than controls", 7, 3, 3, []int{3, 3, 1}, "a/synthetic-0", "a/synthetic-2", 7},
+		{"exact multiple", 6, 3, 2, []int{3, 3}, "a/synthetic-0", "c/synthetic-1", 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPlan(&sensorv1.Job{ScanId: "scn_1"}, ids, Config{ControlsPerScan: tt.total, BatchSize: tt.size})
+			if p.batches != tt.wantBatches {
+				t.Fatalf("batches = %d, want %d", p.batches, tt.wantBatches)
+			}
+			var all []*sensorv1.Result
+			for seq := uint64(1); seq <= p.batches; seq++ {
+				b, fails := p.batch(seq)
+				if fails != 0 {
+					t.Errorf("batch %d: %d fails with failure ratio 0", seq, fails)
+				}
+				if len(b.GetResults()) != tt.wantSizes[seq-1] {
+					t.Errorf("batch %d has %d results, want %d", seq, len(b.GetResults()), tt.wantSizes[seq-1])
+				}
+				if b.GetFinal() != (seq == p.batches) {
+					t.Errorf("batch %d final = %v", seq, b.GetFinal())
+				}
+				if b.GetFinal() && b.GetTotalResults() != tt.wantFinalTotalResults {
+					t.Errorf("final batch total = %d, want %d", b.GetTotalResults(), tt.wantFinalTotalResults)
+				}
+				all = append(all, b.GetResults()...)
+			}
+			key := func(r *sensorv1.Result) string { return r.GetControlId() + "/" + r.GetResource() }
+			if got := key(all[0]); got != tt.wantFirst {
+				t.Errorf("first result %s, want %s", got, tt.wantFirst)
+			}
+			if got := key(all[len(all)-1]); got != tt.wantLast {
+				t.Errorf("last result %s, want %s", got, tt.wantLast)
+			}
+			seen := map[string]bool{}
+			for _, r := range all {
+				if seen[key(r)] {
+					t.Errorf("result %s twice", key(r))
+				}
+				seen[key(r)] = true
+			}
+		})
+	}
+}
+
+func TestPlanFailuresAreRepeatable(t *testing.T) {
+	p := newPlan(&sensorv1.Job{ScanId: "scn_2"}, []string{"a"}, Config{ControlsPerScan: 1000, BatchSize: 1000, FailureRatio: 0.3})
+	b1, f1 := p.batch(1)
+	b2, f2 := p.batch(1)
+	if f1 != f2 || f1 < 200 || f1 > 400 {
+		t.Fatalf("fails = %d and %d, want the same number near 300", f1, f2)
+	}
+	for i := range b1.GetResults() {
+		if b1.GetResults()[i].GetStatus() != b2.GetResults()[i].GetStatus() {
+			t.Fatalf("result %d differs between two builds of the same batch", i)
+		}
+	}
+}
+
+func TestParseStatusField(t *testing.T) {
+	data := []byte("Name:\tx\nVmHWM:\t  123 kB\nVmRSS:\t   45 kB\nThreads:\t7\n")
+	tests := []struct {
+		field string
+		want  int64
+	}{
+		{"VmHWM", 123 * 1024},
+		{"VmRSS", 45 * 1024},
+		{"Threads", 7},
+		{"VmSwap", 0},
+	}
+	for _, tt := range tests {
+		if got := parseStatusField(data, tt.field); got != tt.want {
+			t.Errorf("%s = %d, want %d", tt.field, got, tt.want)
+		}
+	}
+}

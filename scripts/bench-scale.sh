@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# make bench-scale: start the console as its own process on random ports with a fresh data
+# directory, connect N simulated sensors to it with palisade-loadgen (real enrolment, mTLS,
+# NATS, JetStream jobs, acknowledged result batches), start SCANS scans over all of them, and
+# print dispatch and completion times, results/s ingested end to end, and the peak memory of
+# the console and of the load generator.
+#
+# Two phases against the same console:
+#   1. fleet: N sensors connect (console and load generator memory), then SCANS scans over all
+#      of them (StartScan latency, time until every node has its job, time until all complete).
+#   2. ingest: INGEST_N of the same identities each stream INGEST_K results for one scan, so
+#      the results/s figure measures ingest rather than how fast jobs are handed out.
+#
+# Knobs (environment): N (sensors, default 10000), SCANS (default 1), K (results per job,
+# default 250), INGEST_N (default 20), INGEST_K (default 25000), F (failure ratio, default
+# 0.2), RATE (connects/s, default 0 = unlimited),
+# CONCURRENCY (parallel connects, default 64), BIN (binaries, default ./bin), SKIP_BUILD=1 to use
+# the binaries already in BIN, DATABASE_URL (passed to the console when it supports
+# --database-url), KEEP=1 to keep the temporary directory.
+set -euo pipefail
+
+BIN=${BIN:-./bin}
+N=${N:-10000}
+SCANS=${SCANS:-1}
+K=${K:-250}
+INGEST_N=${INGEST_N:-20}
+INGEST_K=${INGEST_K:-25000}
+F=${F:-0.2}
+RATE=${RATE:-0}
+CONCURRENCY=${CONCURRENCY:-64}
+GO=${GO:-go}
+
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+  $GO build -o "$BIN/palisade-console" ./console/cmd/palisade-console
+  $GO build -o "$BIN/palisade-loadgen" ./console/cmd/palisade-loadgen
+fi
+console="$BIN/palisade-console"
+loadgen="$BIN/palisade-loadgen"
+
+# Every simulated sensor holds two sockets (gRPC and NATS) in the load generator, and the
+# console holds the other end of both, so each process needs about 2 file descriptors per
+# sensor plus some for itself. Raise the soft limit as far as the hard limit allows.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fds=$(ulimit -n)
+reserve=400
+max_n=$(((fds - reserve) / 2))
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), open-file limit $fds per process, ephemeral ports $(tr '\t' '-' </proc/sys/net/ipv4/ip_local_port_range)"
+if [ "$N" -gt "$max_n" ]; then
+  echo "N=$N needs about $((2 * N + reserve)) file descriptors in the console process (one gRPC and one NATS socket per sensor);"
+  echo "the hard limit here is $fds and cannot be raised from this shell, so the largest N measured is $max_n."
+  N=$max_n
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/palisade-bench-scale.XXXXXX")
+data="$work/console"
+mkdir -p "$data"
+console_pid=""
+cleanup() {
+  if [ -n "$console_pid" ]; then
+    kill "$console_pid" 2>/dev/null || true
+    wait "$console_pid" 2>/dev/null || true
+  fi
+  if [ "${KEEP:-}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT INT TERM
+
+serve_args=(serve --data-dir "$data" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --nats-addr 127.0.0.1:0)
+backend=sqlite
+if [ -n "${DATABASE_URL:-}" ]; then
+  if "$console" serve --help 2>&1 | grep -q -- '--database-url'; then
+    serve_args+=(--database-url "$DATABASE_URL")
+    backend=postgres
+  else
+    echo "DATABASE_URL is set but this console has no --database-url flag yet; measuring SQLite"
+  fi
+fi
+"$console" "${serve_args[@]}" >"$work/console.out" 2>"$work/console.log" &
+console_pid=$!
+for _ in $(seq 1 300); do
+  [ -s "$data/console.json" ] && break
+  if ! kill -0 "$console_pid" 2>/dev/null; then
+    echo "the console did not start:" >&2
+    tail -n 20 "$work/console.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+[ -s "$data/console.json" ] || { echo "the console did not write console.json within 30s" >&2; exit 1; }
+grpc_addr=$(sed -n 's/.*"grpc_addr": *"\([^"]*\)".*/\1/p' "$data/console.json")
+token=$("$console" --data-dir "$data" token create --uses "$N" --ttl 4h --format json | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "could not create an enrolment token" >&2; exit 1; }
+
+echo "console: pid $console_pid, gRPC $grpc_addr, store $backend"
+echo
+echo "== phase 1: $N sensors, $SCANS scan(s) over all of them, $K results per job, failure ratio $F"
+status=0
+"$loadgen" --console "$grpc_addr" --token "$token" --sensors "$N" --state-dir "$work/sensors" \
+  --connect-rate "$RATE" --concurrency "$CONCURRENCY" --controls-per-scan "$K" --failure-ratio "$F" \
+  --scans "$SCANS" --data-dir "$data" --console-pid "$console_pid" --progress 15s \
+  --scan-timeout 60m --json "$work/fleet.json" || status=$?
+if [ "$status" -eq 0 ]; then
+  ingest_n=$((INGEST_N < N ? INGEST_N : N))
+  echo
+  echo "== phase 2: ingest, $ingest_n of the same sensors x $INGEST_K results, one scan"
+  "$loadgen" --console "$grpc_addr" --sensors "$ingest_n" --state-dir "$work/sensors" \
+    --controls-per-scan "$INGEST_K" --failure-ratio "$F" --scans 1 --data-dir "$data" \
+    --console-pid "$console_pid" --progress 15s --scan-timeout 60m --json "$work/ingest.json" || status=$?
+fi
+echo
+echo "console VmHWM (peak RSS) over both phases: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$console_pid/status")"
+if [ "$status" -ne 0 ]; then
+  echo "the load generator failed (exit $status); the console log's last lines:" >&2
+  tail -n 20 "$work/console.log" >&2
+fi
+exit "$status"

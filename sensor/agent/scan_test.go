@@ -1,0 +1,57 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/palisadehq/palisade/pkg/catalog"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+func TestJobControls(t *testing.T) {
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := cat.Controls()
+	ids := []string{all[0].ID, all[1].ID}
+	doc, err := catalog.MarshalControls(all[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		job     *sensorv1.Job
+		wantIDs []string
+		wantErr string
+	}{
+		{"definitions", &sensorv1.Job{Controls: doc}, ids, ""},
+		{"ids of the same catalogue", &sensorv1.Job{ControlIds: ids, CatalogVersion: cat.Version()}, ids, ""},
+		{"ids of another catalogue", &sensorv1.Job{ControlIds: ids, CatalogVersion: "0123456789ab"}, nil,
+			"the job names controls of catalogue 0123456789ab but this sensor has catalogue " + cat.Version()},
+		{"unknown id", &sensorv1.Job{ControlIds: []string{"linux.nope"}, CatalogVersion: cat.Version()}, nil,
+			`the job names control "linux.nope", which catalogue ` + cat.Version() + " does not have"},
+		{"garbage definitions", &sensorv1.Job{Controls: []byte("controls: [")}, nil, "the job's controls are invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := jobControls(tt.job)
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v; want prefix %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []string
+			for _, c := range got {
+				gotIDs = append(gotIDs, c.ID)
+			}
+			if strings.Join(gotIDs, ",") != strings.Join(tt.wantIDs, ",") {
+				t.Fatalf("controls %v; want %v", gotIDs, tt.wantIDs)
+			}
+		})
+	}
+}
