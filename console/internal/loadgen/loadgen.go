@@ -194,10 +194,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 // fleet is one run of the load generator.
 type fleet struct {
-	cfg   Config
-	log   *zap.Logger
-	start time.Time
-	stats stats
+	// catalogVersion is the built-in catalogue's version, reported like a real sensor does.
+	catalogVersion string
+	cfg            Config
+	log            *zap.Logger
+	start          time.Time
+	stats          stats
 
 	// controls caches the control ids of a job's controls document by its SHA-256, since
 	// every job of a scan group carries the same document. mu guards it.
@@ -253,7 +255,11 @@ func newFleet(cfg Config) (*fleet, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory %s: %w", cfg.StateDir, err)
 	}
-	return &fleet{cfg: cfg, log: cfg.Logger, controls: map[[sha256.Size]byte][]string{}}, nil
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, err
+	}
+	return &fleet{catalogVersion: cat.Version(), cfg: cfg, log: cfg.Logger, controls: map[[sha256.Size]byte][]string{}}, nil
 }
 
 func (f *fleet) run(ctx context.Context) (Summary, error) {

@@ -62,6 +62,8 @@ func (f *fleet) connectNode(ctx context.Context, i int, enrolClient func() (*grp
 	n.facts = &sensorv1.NodeFacts{
 		Hostname: fmt.Sprintf("loadgen-%05d", i), TargetType: "linux", OsId: "debian", OsVersion: "12",
 		OsName: "Debian GNU/Linux 12 (bookworm)", Kernel: "6.1.0-loadgen", Arch: "amd64", SensorVersion: "loadgen",
+		// Like a real sensor, report the built-in catalogue, so jobs carry control ids only.
+		CatalogVersion: f.catalogVersion,
 	}
 	dir := f.nodeDir(i)
 	st, err := enrolment.LoadState(dir)
@@ -252,7 +254,10 @@ var errRejected = errors.New("batch rejected by the console")
 // runJob reports running, streams the job's synthetic results with heartbeats and ends with
 // the final batch.
 func (n *node) runJob(ctx context.Context, job *sensorv1.Job) error {
-	ids, err := n.f.controlIDs(job.GetControls())
+	ids, err := job.GetControlIds(), error(nil)
+	if len(ids) == 0 {
+		ids, err = n.f.controlIDs(job.GetControls())
+	}
 	// The controls document is by far the largest part of a job and is not needed any more;
 	// with thousands of nodes busy at once, keeping it would dominate the generator's memory.
 	job.Controls = nil
