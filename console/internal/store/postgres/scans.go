@@ -102,36 +102,43 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 	}
 	queued := string(posture.Queued)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// Each distinct control set is stored once; the scans refer to it.
+		setIDs := make([]string, len(scans))
+		firstUse := map[string]int{}
+		for i, sc := range scans {
+			setIDs[i] = store.ControlSetID(sc.Controls)
+			if _, ok := firstUse[setIDs[i]]; !ok {
+				firstUse[setIDs[i]] = i
+			}
+		}
+		for id, i := range firstUse {
+			tag, err := tx.Exec(ctx, `INSERT INTO control_sets (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, id)
+			if err != nil {
+				return fmt.Errorf("create scans: control set: %w", classify(err))
+			}
+			if tag.RowsAffected() == 0 || len(scans[i].Controls) == 0 {
+				continue
+			}
+			ctls := scans[i].Controls
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{"control_set_controls"},
+				[]string{"set_id", "control_id", "title", "severity", "service", "benchmarks"},
+				pgx.CopyFromSlice(len(ctls), func(j int) ([]any, error) {
+					c := ctls[j]
+					return []any{id, c.ControlID, c.Title, string(c.Severity), c.Service, orEmpty(c.Benchmarks)}, nil
+				}))
+			if err != nil {
+				return fmt.Errorf("create scans: controls: %w", classify(err))
+			}
+		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"scans"},
-			[]string{"id", "group_id", "node_id", "state", "benchmark_ids", "controls_total", "created_by", "created_at"},
+			[]string{"id", "group_id", "node_id", "state", "benchmark_ids", "controls_total", "created_by", "created_at", "control_set_id"},
 			pgx.CopyFromSlice(len(scans), func(i int) ([]any, error) {
 				sc := scans[i]
 				return []any{sc.ID, sc.GroupID, sc.NodeID, queued, orEmpty(sc.BenchmarkIDs), len(sc.Controls),
-					sc.CreatedBy, nanos(sc.CreatedAt)}, nil
+					sc.CreatedBy, nanos(sc.CreatedAt), setIDs[i]}, nil
 			}))
 		if err != nil {
 			return fmt.Errorf("create scans: %w", classify(err))
-		}
-		if nControls == 0 {
-			return nil
-		}
-		// rows walks the controls of every scan in turn.
-		scanIdx, ctlIdx := 0, -1
-		rows := pgx.CopyFromFunc(func() ([]any, error) {
-			ctlIdx++
-			for scanIdx < len(scans) && ctlIdx >= len(scans[scanIdx].Controls) {
-				scanIdx, ctlIdx = scanIdx+1, 0
-			}
-			if scanIdx == len(scans) {
-				return nil, nil
-			}
-			c := scans[scanIdx].Controls[ctlIdx]
-			return []any{scans[scanIdx].ID, c.ControlID, c.Title, string(c.Severity), c.Service, orEmpty(c.Benchmarks)}, nil
-		})
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"scan_controls"},
-			[]string{"scan_id", "control_id", "title", "severity", "service", "benchmarks"}, rows)
-		if err != nil {
-			return fmt.Errorf("create scans: controls: %w", classify(err))
 		}
 		return nil
 	})
@@ -200,8 +207,15 @@ func (s *Store) ScanControls(ctx context.Context, scanID string) (map[string]sto
 		if _, err := scanState(ctx, tx, scanID, false); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT control_id, title, severity, service, benchmarks
-			FROM scan_controls WHERE scan_id = $1`, scanID)
+		var setID *string
+		if err := tx.QueryRow(ctx, `SELECT control_set_id FROM scans WHERE id = $1`, scanID).Scan(&setID); err != nil {
+			return err
+		}
+		query, arg := `SELECT control_id, title, severity, service, benchmarks FROM scan_controls WHERE scan_id = $1`, scanID
+		if setID != nil {
+			query, arg = `SELECT control_id, title, severity, service, benchmarks FROM control_set_controls WHERE set_id = $1`, *setID
+		}
+		rows, err := tx.Query(ctx, query, arg)
 		if err != nil {
 			return err
 		}

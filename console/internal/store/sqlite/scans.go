@@ -111,17 +111,18 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		insScan, err := tx.PrepareContext(ctx, `INSERT INTO scans (id, group_id, node_id, state, benchmark_ids,
-			controls_total, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+			controls_total, created_by, created_at, control_set_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("create scans: %w", err)
 		}
 		defer insScan.Close()
-		insCtl, err := tx.PrepareContext(ctx, `INSERT INTO scan_controls (scan_id, control_id, title, severity,
+		insCtl, err := tx.PrepareContext(ctx, `INSERT INTO control_set_controls (set_id, control_id, title, severity,
 			service, benchmarks) VALUES (?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("create scans: %w", err)
 		}
 		defer insCtl.Close()
+		sets := map[string]bool{} // control sets already stored or found in this transaction
 		for _, sc := range scans {
 			if sc.ID == "" {
 				return errors.New("create scans: empty scan id")
@@ -134,17 +135,29 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 			if exists == 0 {
 				return fmt.Errorf("create scan %s: node %q: %w", sc.ID, sc.NodeID, store.ErrNotFound)
 			}
+			setID := store.ControlSetID(sc.Controls)
+			if !sets[setID] {
+				sets[setID] = true
+				res, err := tx.ExecContext(ctx, `INSERT INTO control_sets (id) VALUES (?) ON CONFLICT (id) DO NOTHING`, setID)
+				if err != nil {
+					return fmt.Errorf("create scan %s: control set: %w", sc.ID, err)
+				}
+				if n, err := rowsAffected(res); err != nil {
+					return err
+				} else if n == 1 {
+					for _, c := range sc.Controls {
+						_, err := insCtl.ExecContext(ctx, setID, c.ControlID, c.Title, string(c.Severity), c.Service,
+							encodeStrings(c.Benchmarks))
+						if err != nil {
+							return fmt.Errorf("create scan %s: control %s: %w", sc.ID, c.ControlID, classify(err))
+						}
+					}
+				}
+			}
 			_, err = insScan.ExecContext(ctx, sc.ID, sc.GroupID, sc.NodeID, string(posture.Queued),
-				encodeStrings(sc.BenchmarkIDs), len(sc.Controls), sc.CreatedBy, nanos(sc.CreatedAt))
+				encodeStrings(sc.BenchmarkIDs), len(sc.Controls), sc.CreatedBy, nanos(sc.CreatedAt), setID)
 			if err != nil {
 				return fmt.Errorf("create scan %s: %w", sc.ID, classify(err))
-			}
-			for _, c := range sc.Controls {
-				_, err := insCtl.ExecContext(ctx, sc.ID, c.ControlID, c.Title, string(c.Severity), c.Service,
-					encodeStrings(c.Benchmarks))
-				if err != nil {
-					return fmt.Errorf("create scan %s: control %s: %w", sc.ID, c.ControlID, classify(err))
-				}
 			}
 		}
 		return nil
@@ -207,8 +220,15 @@ func (s *Store) ScanControls(ctx context.Context, scanID string) (map[string]sto
 		if _, err := scanState(ctx, tx, scanID); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT control_id, title, severity, service, benchmarks
-			FROM scan_controls WHERE scan_id = ?`, scanID)
+		var setID sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT control_set_id FROM scans WHERE id = ?`, scanID).Scan(&setID); err != nil {
+			return err
+		}
+		query, arg := `SELECT control_id, title, severity, service, benchmarks FROM scan_controls WHERE scan_id = ?`, scanID
+		if setID.Valid {
+			query, arg = `SELECT control_id, title, severity, service, benchmarks FROM control_set_controls WHERE set_id = ?`, setID.String
+		}
+		rows, err := tx.QueryContext(ctx, query, arg)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,20 @@ CREATE TABLE batches (
     PRIMARY KEY (scan_id, seq)
 ) WITHOUT ROWID;
 
+CREATE TABLE control_set_controls (
+    set_id     TEXT NOT NULL REFERENCES control_sets (id),
+    control_id TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    service    TEXT NOT NULL,
+    benchmarks TEXT NOT NULL,
+    PRIMARY KEY (set_id, control_id)
+) WITHOUT ROWID;
+
+CREATE TABLE control_sets (
+    id TEXT NOT NULL PRIMARY KEY
+);
+
 CREATE TABLE enrol_tokens (
     id         TEXT    NOT NULL PRIMARY KEY,
     hash       BLOB    NOT NULL UNIQUE,
@@ -106,7 +120,7 @@ CREATE TABLE scans (
     started_at        INTEGER,
     finished_at       INTEGER,
     last_heartbeat_at INTEGER
-);
+, control_set_id TEXT REFERENCES control_sets (id));
 
 CREATE TABLE scores (
     scan_id      TEXT    NOT NULL REFERENCES scans (id),
