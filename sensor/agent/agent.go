@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -18,14 +17,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
 	"github.com/palisadehq/palisade/pkg/jobs"
+	"github.com/palisadehq/palisade/pkg/retry"
 	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 	"github.com/palisadehq/palisade/sensor/internal/nodeinfo"
@@ -163,7 +161,7 @@ func (a *Agent) run(ctx context.Context) error {
 			backoff = a.cfg.MinBackoff
 		}
 		a.log.Warn("console session ended; reconnecting", zap.Error(err), zap.Duration("after", backoff))
-		if !sleep(ctx, jitter(backoff)) {
+		if !retry.Sleep(ctx, retry.Jitter(backoff)) {
 			a.waitScans()
 			return nil
 		}
@@ -206,11 +204,11 @@ func (a *Agent) enrol(ctx context.Context) (enrolment.State, error) {
 			a.log.Info("enrolled", zap.String("node", st.NodeID))
 			return st, nil
 		}
-		if !retryable(err) {
+		if !retry.Retryable(err) {
 			return enrolment.State{}, fmt.Errorf("enrol with console %s: %w", a.cfg.Console, err)
 		}
 		a.log.Warn("console not reachable for enrolment; retrying", zap.Error(err))
-		if !sleep(ctx, jitter(backoff)) {
+		if !retry.Sleep(ctx, retry.Jitter(backoff)) {
 			return enrolment.State{}, ctx.Err()
 		}
 		backoff = min(backoff*2, a.cfg.MaxBackoff)
@@ -362,28 +360,4 @@ func serverName(addr string) string {
 		return addr
 	}
 	return host
-}
-
-func retryable(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
-		return true
-	}
-	return false
-}
-
-// sleep waits d or until ctx ends; it reports whether the wait was completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

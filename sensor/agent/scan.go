@@ -12,6 +12,7 @@ import (
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/engine"
+	"github.com/palisadehq/palisade/pkg/retry"
 	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
@@ -44,10 +45,10 @@ func runScan(ctx context.Context, sc scanConfig) {
 			if err == nil {
 				return resp.GetState(), nil
 			}
-			if !retryable(err) || attempt >= 8 {
+			if !retry.Retryable(err) || attempt >= 8 {
 				return 0, err
 			}
-			if !sleep(bg, jitter(backoff)) {
+			if !retry.Sleep(bg, retry.Jitter(backoff)) {
 				return 0, err
 			}
 			backoff = min(backoff*2, sc.maxBackoff)
@@ -279,7 +280,7 @@ func (u *uploader) run(ctx context.Context) error {
 			return err
 		}
 		u.log.Warn("result stream broken; resending unacknowledged batches", zap.Error(err), zap.Duration("after", backoff))
-		if !sleep(ctx, jitter(backoff)) {
+		if !retry.Sleep(ctx, retry.Jitter(backoff)) {
 			return ctx.Err()
 		}
 		backoff = min(backoff*2, u.maxBackoff)

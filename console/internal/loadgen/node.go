@@ -15,13 +15,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 
 	"github.com/palisadehq/palisade/pkg/enrolment"
 	"github.com/palisadehq/palisade/pkg/jobs"
+	"github.com/palisadehq/palisade/pkg/retry"
 	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
@@ -103,7 +102,7 @@ func (f *fleet) connectNode(ctx context.Context, i int, enrolClient func() (*grp
 	}
 
 	var hello *sensorv1.HelloResponse
-	err = retry(ctx, func(ctx context.Context) error {
+	err = withRetries(ctx, func(ctx context.Context) error {
 		var err error
 		hello, err = n.client.Hello(ctx, &sensorv1.HelloRequest{Facts: n.facts, CapabilityVersion: wire.CapabilityVersion})
 		return err
@@ -145,7 +144,7 @@ func (n *node) enrol(ctx context.Context, conn *grpc.ClientConn, dir string) (en
 		return enrolment.State{}, err
 	}
 	var resp *sensorv1.EnrolResponse
-	err = retry(ctx, func(ctx context.Context) error {
+	err = withRetries(ctx, func(ctx context.Context) error {
 		var err error
 		resp, err = sensorv1.NewSensorServiceClient(conn).Enrol(ctx, &sensorv1.EnrolRequest{
 			Token: n.f.cfg.Token, CsrDer: csr, Facts: n.facts, CapabilityVersion: wire.CapabilityVersion,
@@ -309,7 +308,7 @@ func (n *node) runJob(ctx context.Context, job *sensorv1.Job) error {
 // update sends a state change or heartbeat, retrying while the console is busy.
 func (n *node) update(ctx context.Context, req *sensorv1.UpdateScanRequest) (sensorv1.ScanState, error) {
 	var resp *sensorv1.UpdateScanResponse
-	err := retry(ctx, func(ctx context.Context) error {
+	err := withRetries(ctx, func(ctx context.Context) error {
 		var err error
 		resp, err = n.client.UpdateScan(ctx, req)
 		return err
@@ -387,7 +386,7 @@ func (n *node) upload(ctx context.Context, p plan) error {
 		if errors.Is(err, errRejected) || ctx.Err() != nil || attempt >= maxAttempts {
 			return err
 		}
-		if !sleep(ctx, jitter(backoff)) {
+		if !retry.Sleep(ctx, retry.Jitter(backoff)) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -445,46 +444,22 @@ func (n *node) stream(ctx context.Context, p plan, acked *uint64) error {
 	return nil
 }
 
-// retry calls fn with a per-call timeout until it succeeds, fails for good, or maxAttempts
+// withRetries calls fn with a per-call timeout until it succeeds, fails for good, or maxAttempts
 // calls failed with errors a busy console returns.
-func retry(ctx context.Context, fn func(context.Context) error) error {
+func withRetries(ctx context.Context, fn func(context.Context) error) error {
 	backoff := minBackoff
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err := fn(cctx)
 		cancel()
-		if err == nil || !retryable(err) || attempt >= maxAttempts || ctx.Err() != nil {
+		if err == nil || !retry.Retryable(err) || attempt >= maxAttempts || ctx.Err() != nil {
 			return err
 		}
-		if !sleep(ctx, jitter(backoff)) {
+		if !retry.Sleep(ctx, retry.Jitter(backoff)) {
 			return err
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
-}
-
-func retryable(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
-		return true
-	}
-	return false
-}
-
-// sleep waits d or until ctx ends; it reports whether the wait was completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 func serverName(addr string) string {
