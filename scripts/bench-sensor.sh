@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Measures a full-catalogue scan (every Linux benchmark) of palisade-sensor on (a) a fixture
 # host root materialised into a temporary directory and (b) this machine's root /, printing
-# wall time and peak RSS (the sensor's own --report-resources figures). When OpenSCAP and the
-# SCAP Security Guide content are installed, it runs the closest CIS profile on the same roots
-# and prints both figures and the ratio.
+# wall time and peak RSS (the sensor's own --report-resources figures) against the design
+# target. It then splits the cost of / into the file-system walk controls and the rest: a
+# scan without them, and the walk alone (BenchmarkWalk: entries, time and CPU per entry).
+# When OpenSCAP and the SCAP Security Guide content are installed, it runs the closest CIS
+# profile on the same roots and prints both figures and the ratio.
 #
 # Environment:
 #   BIN                   where palisade-sensor is built (default ./bin)
@@ -112,6 +114,20 @@ bench_oscap() {
 	printf '%-34s %s rules evaluated (pass/fail): wall %ss, peak RSS %s MB\n' "oscap $label" "$evaluated" "$oscap_wall" "${oscap_rss:-n/a}"
 }
 
+# bench_walk ROOT: the file-system walk alone on ROOT (BenchmarkWalk in pkg/engine, the
+# default workers), mean of RUNS walks.
+bench_walk() {
+	PALISADE_BENCH_WALK_ROOT=$1 "$GO" test -run '^$' -bench '^BenchmarkWalk$' -benchtime "${RUNS}x" ./pkg/engine/ |
+		awk -v root="$1" '/^BenchmarkWalk/ {
+			for (i = 3; i < NF; i++) v[$(i + 1)] = $i
+			printf "%-34s %d entries, mean of %s walks: %.3fs per walk; per entry %.2f us wall, %.2f us CPU (%.2f us in the kernel)\n",
+				"file-system walk of " root " alone", v["entries/op"], $2, v["ns/op"] / 1e9, v["ns/entry"] / 1e3, v["cpu-ns/entry"] / 1e3, v["sys-ns/entry"] / 1e3
+		}'
+}
+
+# target WALL RSS: whether a scan meets the design target (<= 0.3 s wall, <= 40 MB).
+target() { awk -v w="$1" -v r="$2" 'BEGIN {print (w <= 0.3 && r <= 40) ? "meets" : "misses"}'; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b != "") printf "%.0fx", b/a; else print "n/a"}'; }
 
 fixture_root=$work/$FIXTURE
@@ -128,7 +144,9 @@ if [ -n "$walks" ]; then
 	bench_sensor / "host / without walks" "$walks"
 	nowalk_wall=$sensor_wall nowalk_rss=$sensor_rss
 	echo "  (left out: the file-system walk controls $walks)"
+	bench_walk /
 fi
+echo "target (<= 0.3 s wall, <= 40 MB peak RSS): fixture $FIXTURE $(target "$fix_wall" "$fix_rss"), host / $(target "$host_wall" "$host_rss")"
 
 if [ "$OSCAP_MODE" = no ] || ! command -v oscap >/dev/null; then
 	echo

@@ -1,15 +1,13 @@
 package engine
 
 import (
+	"container/heap"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/posture"
@@ -28,14 +26,24 @@ const (
 // alwaysExcluded are the pseudo file systems no walk enters.
 func alwaysExcluded() []string { return []string{"/proc", "/sys", "/dev"} }
 
-// skippedFSTypes are file systems a walk does not enter: kernel pseudo file systems and
-// network file systems (slow, and owned by another host).
+// skippedFSType reports whether a walk stays out of mounts of file system type t: kernel
+// pseudo file systems (no files of the host's own), network and cluster file systems (slow,
+// and owned by another host), FUSE file systems (a user-space daemon answers, possibly
+// remote or hung) except fuseblk (a local disk), and file systems without Unix owners and
+// modes (vfat, exfat, iso9660: every file shows the mount options, as the CIS audits note
+// by leaving them out). tmpfs and ramfs are walked: they are local and small, and /run and a
+// tmpfs /tmp are where world-writable and orphaned files gather.
 func skippedFSType(t string) bool {
+	if t == "fuse" || strings.HasPrefix(t, "fuse.") {
+		return true
+	}
 	switch t {
 	case "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs",
 		"pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc", "efivarfs",
-		"nsfs", "rpc_pipefs", "selinuxfs", "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph",
-		"glusterfs", "9p", "fuse.sshfs", "fuse.glusterfs", "lustre", "gpfs", "ocfs2", "gfs2":
+		"nsfs", "rpc_pipefs", "selinuxfs", "smackfs", "resctrl", "nfsd",
+		"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs", "9p", "lustre", "gpfs",
+		"ocfs2", "gfs2", "coda", "davfs", "beegfs", "orangefs", "pvfs2",
+		"vfat", "msdos", "exfat", "iso9660":
 		return true
 	}
 	return false
@@ -49,7 +57,9 @@ type walkEntry struct {
 	Dir      bool
 }
 
-// walkSet is the entries of one rule: the first maxWalkFindings kept, all counted.
+// walkSet is the entries of one rule: the maxWalkFindings smallest paths kept, so which
+// ones are kept does not depend on the order the walk met them, and all counted. While the
+// walk runs Entries is a max-heap by path; sortEntries puts it in path order.
 type walkSet struct {
 	Entries []walkEntry
 	Total   int
@@ -57,9 +67,41 @@ type walkSet struct {
 
 func (s *walkSet) add(e walkEntry) {
 	s.Total++
+	h := (*entryHeap)(&s.Entries)
 	if len(s.Entries) < maxWalkFindings {
-		s.Entries = append(s.Entries, e)
+		heap.Push(h, e)
+		return
 	}
+	if e.Path < s.Entries[0].Path {
+		s.Entries[0] = e
+		heap.Fix(h, 0)
+	}
+}
+
+// merge adds the entries and the count of o.
+func (s *walkSet) merge(o *walkSet) {
+	for _, e := range o.Entries {
+		s.add(e)
+	}
+	s.Total += o.Total - len(o.Entries)
+}
+
+func (s *walkSet) sortEntries() {
+	sort.Slice(s.Entries, func(i, j int) bool { return s.Entries[i].Path < s.Entries[j].Path })
+}
+
+// entryHeap is a max-heap of entries by path (container/heap).
+type entryHeap []walkEntry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].Path > h[j].Path }
+func (h entryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *entryHeap) Push(x any)        { *h = append(*h, x.(walkEntry)) }
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 // walkFacts is what one bounded walk found.
@@ -69,9 +111,11 @@ type walkFacts struct {
 	Examined int
 	// Partial says why the walk did not finish ("" when it did).
 	Partial string
-	// Unreadable are directories that could not be listed.
-	Unreadable []string
-	Sets       map[string]*walkSet // by rule
+	// Unreadable are entries that could not be examined and directories that could not be
+	// listed: the first maxWalkFindings paths in path order; UnreadableTotal counts them all.
+	Unreadable      []string
+	UnreadableTotal int
+	Sets            map[string]*walkSet // by rule
 	// OwnersErr and GroupsErr are set when passwd or group could not be read.
 	OwnersErr, GroupsErr error
 }
@@ -88,166 +132,106 @@ func walkRoots(c *catalog.FileWalkCheck) []string {
 	return c.Roots
 }
 
-// fileWalk runs (once per scan for the same roots, exclusions and limits) a bounded walk
-// that sorts every entry into the rules' sets.
+// fileWalk runs (once per scan for the same roots, exclusions and limits, so every rule of
+// the catalogue is answered by one pass) a bounded walk that sorts every entry into the
+// rules' sets.
 func (r *run) fileWalk(c *catalog.FileWalkCheck) (*walkFacts, error) {
 	return fact(r, walkKey(c), func() (*walkFacts, error) {
-		maxFiles, maxDepth, timeout := c.Limits()
-		w := &walkFacts{Roots: walkRoots(c), Sets: map[string]*walkSet{}}
-		for _, rule := range []string{catalog.WalkWorldWritable, catalog.WalkStickyDirs, catalog.WalkUnowned, catalog.WalkUngrouped, catalog.WalkSUIDSGID} {
-			w.Sets[rule] = &walkSet{}
-		}
-		excluded := map[string]bool{}
-		for _, p := range append(alwaysExcluded(), c.Exclude...) {
-			excluded[p] = true
-		}
-		live, err := r.mountTable()
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range live.Entries {
-			if skippedFSType(m.FSType) {
-				excluded[cleanMountPoint(m.MountPoint)] = true
-			}
-		}
-		// Report only the outermost excluded paths: /sys covers /sys/fs/cgroup.
-		for p := range excluded {
-			if !underExcluded(excluded, p) {
-				w.Excluded = append(w.Excluded, p)
-			}
-		}
-		sort.Strings(w.Excluded)
-
-		uids, gids := map[uint32]bool{}, map[uint32]bool{}
-		if pw, err := r.passwd(); err != nil {
-			w.OwnersErr = err
-		} else {
-			for _, e := range pw {
-				if e.UID >= 0 {
-					uids[uint32(e.UID)] = true
-				}
-			}
-		}
-		if gr, err := r.groups(); err != nil {
-			w.GroupsErr = err
-		} else {
-			for _, e := range gr {
-				if e.GID >= 0 {
-					gids[uint32(e.GID)] = true
-				}
-			}
-		}
-
-		// Directories are opened through an os.Root, so a directory swapped for a link while
-		// the walk runs cannot lead it out of the host root.
-		hostRoot, err := os.OpenRoot(r.fs.Root())
-		if err != nil {
-			return nil, err
-		}
-		defer hostRoot.Close()
-		deadline := time.Now().Add(timeout)
-		type dir struct {
-			inRoot string
-			depth  int
-		}
-		var stack []dir
-		for _, root := range w.Roots {
-			resolved, err := r.fs.Resolve(root)
-			if err != nil {
-				w.Unreadable = append(w.Unreadable, root)
-				continue
-			}
-			if fi, err := r.fs.Stat(root); err != nil || !fi.IsDir() {
-				w.Unreadable = append(w.Unreadable, root)
-				continue
-			}
-			stack = append(stack, dir{resolved, 0})
-		}
-		depthCut := 0
-		for len(stack) > 0 && w.Partial == "" {
-			d := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			ents, err := readDirInRoot(hostRoot, d.inRoot)
-			if err != nil {
-				w.Unreadable = append(w.Unreadable, d.inRoot)
-				continue
-			}
-			for i := len(ents) - 1; i >= 0; i-- {
-				if w.Examined >= maxFiles {
-					w.Partial = fmt.Sprintf("stopped at the limit of %d entries (max_files)", maxFiles)
-					break
-				}
-				if w.Examined%1024 == 0 && time.Now().After(deadline) {
-					w.Partial = fmt.Sprintf("stopped at the time limit of %s (timeout)", timeout)
-					break
-				}
-				e := ents[i]
-				p := path.Join(d.inRoot, e.Name())
-				if excluded[p] {
-					continue
-				}
-				fi, err := e.Info()
-				if err != nil {
-					continue // removed while walking
-				}
-				w.Examined++
-				st, _ := fi.Sys().(*syscall.Stat_t)
-				if st == nil {
-					continue
-				}
-				entry := walkEntry{Path: p, Mode: unixMode(fi), UID: st.Uid, GID: st.Gid, Dir: fi.IsDir()}
-				if w.OwnersErr == nil && !uids[st.Uid] {
-					w.Sets[catalog.WalkUnowned].add(entry)
-				}
-				if w.GroupsErr == nil && !gids[st.Gid] {
-					w.Sets[catalog.WalkUngrouped].add(entry)
-				}
-				switch {
-				case fi.Mode().IsRegular():
-					if entry.Mode&0o002 != 0 {
-						w.Sets[catalog.WalkWorldWritable].add(entry)
-					}
-					if entry.Mode&0o6000 != 0 {
-						w.Sets[catalog.WalkSUIDSGID].add(entry)
-					}
-				case fi.IsDir():
-					if entry.Mode&0o002 != 0 && entry.Mode&0o1000 == 0 {
-						w.Sets[catalog.WalkStickyDirs].add(entry)
-					}
-					if d.depth+1 >= maxDepth {
-						depthCut++
-						continue
-					}
-					stack = append(stack, dir{p, d.depth + 1})
-				}
-			}
-		}
-		if w.Partial == "" && depthCut > 0 {
-			w.Partial = fmt.Sprintf("%d directories deeper than %d levels were not entered (max_depth)", depthCut, maxDepth)
-		}
-		if w.Partial == "" && len(w.Unreadable) > 0 {
-			w.Partial = fmt.Sprintf("%d directories could not be read (%s)", len(w.Unreadable), strings.Join(firstN(w.Unreadable, maxListed), ", "))
-		}
-		return w, nil
+		return r.walk(c, walkWorkers())
 	})
 }
 
-// readDirInRoot lists the in-root directory p (links are never followed into it: the walk
-// only descends into entries that were directories when listed, and os.Root refuses to leave
-// the root), sorted by name.
-func readDirInRoot(root *os.Root, p string) ([]os.DirEntry, error) {
-	rel := strings.TrimPrefix(p, "/")
-	if rel == "" {
-		rel = "."
+// walk does the walk of fileWalk with the given number of workers.
+func (r *run) walk(c *catalog.FileWalkCheck, workers int) (*walkFacts, error) {
+	maxFiles, maxDepth, timeout := c.Limits()
+	w := &walkFacts{Roots: walkRoots(c)}
+	plan := &walkPlan{excluded: map[string]bool{}, mountTypes: map[string]string{},
+		maxFiles: maxFiles, maxDepth: maxDepth, timeout: timeout, workers: workers}
+	for _, p := range append(alwaysExcluded(), c.Exclude...) {
+		plan.excluded[p] = true
 	}
-	f, err := root.Open(filepath.FromSlash(rel))
+	live, err := r.mountTable()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	ents, err := f.ReadDir(-1)
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-	return ents, err
+	// The top-most mount on a mount point decides (a later line mounts over an earlier one).
+	for _, m := range live.Entries {
+		plan.mountTypes[cleanMountPoint(m.MountPoint)] = m.FSType
+	}
+	for mp, typ := range plan.mountTypes {
+		if mp != "/" && skippedFSType(typ) {
+			plan.excluded[mp] = true
+		}
+	}
+
+	if pw, err := r.passwd(); err != nil {
+		w.OwnersErr = err
+	} else {
+		plan.uids = map[uint32]bool{}
+		for _, e := range pw {
+			if e.UID >= 0 {
+				plan.uids[uint32(e.UID)] = true
+			}
+		}
+	}
+	if gr, err := r.groups(); err != nil {
+		w.GroupsErr = err
+	} else {
+		plan.gids = map[uint32]bool{}
+		for _, e := range gr {
+			if e.GID >= 0 {
+				plan.gids[uint32(e.GID)] = true
+			}
+		}
+	}
+
+	// Roots are opened through an os.Root and every directory below relative to its parent
+	// without following links, so nothing the host holds can lead the walk out of the root.
+	hostRoot, err := os.OpenRoot(r.fs.Root())
+	if err != nil {
+		return nil, err
+	}
+	defer hostRoot.Close()
+	var roots, unreadable []string
+	for _, root := range w.Roots {
+		resolved, err := r.fs.Resolve(root)
+		if err != nil {
+			unreadable = append(unreadable, root)
+			continue
+		}
+		if fi, err := r.fs.Stat(root); err != nil || !fi.IsDir() {
+			unreadable = append(unreadable, root)
+			continue
+		}
+		roots = append(roots, resolved)
+	}
+	res := walkTree(hostRoot, roots, plan)
+
+	w.Examined = res.examined
+	w.Sets = res.sets
+	w.UnreadableTotal = res.unreadableTotal + len(unreadable)
+	w.Unreadable = append(unreadable, res.unreadable...)
+	sort.Strings(w.Unreadable)
+	w.Unreadable = w.Unreadable[:min(len(w.Unreadable), maxWalkFindings)]
+	// Report only the outermost excluded paths: /sys covers /sys/fs/cgroup.
+	excluded := plan.excluded
+	for _, p := range res.foreign {
+		excluded[p] = true
+	}
+	for p := range excluded {
+		if !underExcluded(excluded, p) {
+			w.Excluded = append(w.Excluded, p)
+		}
+	}
+	sort.Strings(w.Excluded)
+	w.Partial = res.partial
+	if w.Partial == "" && res.depthCut > 0 {
+		w.Partial = fmt.Sprintf("%d directories deeper than %d levels were not entered (max_depth)", res.depthCut, maxDepth)
+	}
+	if w.Partial == "" && w.UnreadableTotal > 0 {
+		w.Partial = fmt.Sprintf("%d entries could not be read (%s)", w.UnreadableTotal, strings.Join(firstN(w.Unreadable, maxListed), ", "))
+	}
+	return w, nil
 }
 
 // underExcluded reports whether a parent directory of p is excluded.

@@ -139,6 +139,8 @@ func (s ScanState) CanMoveTo(next ScanState) bool {
 // Counts holds the number of results per status.
 type Counts struct {
 	Pass, Fail, Info, Skip, Error int
+	// Masked counts results left out of the score by a mask, whatever their status.
+	Masked int
 }
 
 // Add counts one result.
@@ -164,13 +166,14 @@ func (c *Counts) Merge(other Counts) {
 	c.Info += other.Info
 	c.Skip += other.Skip
 	c.Error += other.Error
+	c.Masked += other.Masked
 }
 
-// Total is the number of results of every status.
+// Total is the number of unmasked results of every status.
 func (c Counts) Total() int { return c.Pass + c.Fail + c.Info + c.Skip + c.Error }
 
 // Score is the compliance score: 100 x (pass + info) / (pass + info + fail + error). Skipped
-// results do not count. ok is false when no result counts: such a benchmark has no score
+// and masked results do not count (masked results are counted only in Masked). ok is false when no result counts: such a benchmark has no score
 // ("n/a"), never 0 or 100. Aggregates over many nodes merge Counts first and score the sum.
 func (c Counts) Score() (score float64, ok bool) {
 	den := c.Pass + c.Info + c.Fail + c.Error

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -40,6 +41,9 @@ func serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the console (gRPC for sensors and automation, REST/JSON, embedded NATS and SQLite)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (cfg.HTTPCertFile == "") != (cfg.HTTPKeyFile == "") {
+				return errors.New("--http-cert-file and --http-key-file go together: give both to serve HTTPS, or neither for plain HTTP")
+			}
 			zc := zap.NewProductionConfig()
 			if debug {
 				zc.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
@@ -52,8 +56,8 @@ func serveCmd() *cobra.Command {
 			cfg.Logger = log
 			cfg.OnReady = func(info server.Info) {
 				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "Palisade console ready\n  gRPC (sensors, CLI): %s\n  HTTP (REST, metrics): http://%s\n  NATS (jobs):         %v\n  data directory:      %s\n",
-					info.GRPCAddr, info.HTTPAddr, info.NATSURLs, info.DataDir)
+				fmt.Fprintf(out, "Palisade console ready\n  gRPC (sensors, CLI): %s\n  web console, REST:   %s\n  NATS (jobs):         %v\n  data directory:      %s\n",
+					info.GRPCAddr, info.HTTPURL, info.NATSURLs, info.DataDir)
 				if info.AdminPassword != "" {
 					fmt.Fprintf(out, "  first start: user admin, password %s (shown once)\n", info.AdminPassword)
 				}
@@ -65,7 +69,9 @@ func serveCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "./data", "data directory (database, certificates, job queue)")
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", ":7443", "gRPC listen address for sensors and automation (TLS)")
-	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP listen address for REST/JSON, /healthz and /metrics")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP listen address for the web console, REST/JSON, /healthz and /metrics")
+	f.StringVar(&cfg.HTTPCertFile, "http-cert-file", "", "PEM certificate chain to serve the HTTP listener over HTTPS (TLS 1.2+); needs --http-key-file")
+	f.StringVar(&cfg.HTTPKeyFile, "http-key-file", "", "PEM private key of --http-cert-file")
 	f.StringVar(&cfg.NATSAddr, "nats-addr", ":7422", "listen address of the embedded NATS server sensors take jobs from")
 	f.StringSliceVar(&cfg.NATSAdvertise, "nats-advertise", nil, "NATS URL(s) sensors should use, e.g. nats://console.example:7422 (default: the listen port on this host's name)")
 	f.StringVar(&cfg.NATSURL, "nats-url", "", "use an external NATS cluster at this URL instead of the embedded server")

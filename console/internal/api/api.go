@@ -1,6 +1,8 @@
 // Package api implements the user-facing ConsoleService (gRPC, and through package rest the
-// REST/JSON mapping): nodes, benchmarks, controls, scans, results and enrolment tokens. It
-// checks the caller's role and turns domain errors into gRPC status codes.
+// REST/JSON mapping): nodes, benchmarks, controls, scans, results, masks, comparisons,
+// enrolment and API tokens, and users. It checks the caller's role (viewers read; analysts also
+// start and stop scans and mask results; admins also manage tokens and users), writes every
+// change to the audit log, and turns domain errors into gRPC status codes.
 package api
 
 import (
@@ -9,12 +11,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/palisadehq/palisade/console/internal/apitoken"
 	"github.com/palisadehq/palisade/console/internal/auth"
 	"github.com/palisadehq/palisade/console/internal/scans"
 	"github.com/palisadehq/palisade/console/internal/store"
@@ -34,7 +41,11 @@ type Config struct {
 	NewEnrolToken func() (token string, hash []byte, err error)
 	// Connected reports whether a node has a live connection.
 	Connected func(nodeID string) bool
-	Now       func() time.Time
+	// SensorAddr is the console's gRPC address as sensors dial it (host:port), used in the
+	// enrolment command and DaemonSet snippet returned with a new enrolment token; when
+	// empty, those are left out.
+	SensorAddr string
+	Now        func() time.Time
 }
 
 // Server implements consolev1.ConsoleServiceServer.
@@ -47,6 +58,11 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Catalog == nil || cfg.Scans == nil || cfg.NewEnrolToken == nil {
 		return nil, errors.New("api: store, catalog, scans and enrolment token maker are required")
+	}
+	if cfg.SensorAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.SensorAddr); err != nil {
+			return nil, fmt.Errorf("api: the address sensors dial, %q, is not host:port: %w", cfg.SensorAddr, err)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -175,16 +191,45 @@ func (s *Server) ListControls(ctx context.Context, req *consolev1.ListControlsRe
 		if tt != "" && c.TargetType != tt {
 			continue
 		}
-		pc := &consolev1.Control{
-			Id: c.ID, Title: c.Title, Description: c.Description, Rationale: c.Rationale, Remediation: c.Remediation,
-			Severity: string(c.Severity), Service: c.Service, TargetType: string(c.TargetType),
-		}
-		for _, r := range c.References() {
-			pc.References = append(pc.References, &consolev1.ControlReference{BenchmarkId: r.BenchmarkID, RequirementId: r.RequirementID})
-		}
-		out.Controls = append(out.Controls, pc)
+		out.Controls = append(out.Controls, controlToProto(c))
 	}
 	return out, nil
+}
+
+// GetControl returns one control of the catalogue.
+func (s *Server) GetControl(ctx context.Context, req *consolev1.GetControlRequest) (*consolev1.Control, error) {
+	if _, err := auth.Require(ctx, store.RoleViewer); err != nil {
+		return nil, toStatus(err)
+	}
+	c, err := s.control(req.GetControlId())
+	if err != nil {
+		return nil, err
+	}
+	return controlToProto(c), nil
+}
+
+// control looks a control up in the catalogue, as a status error when it is not there.
+func (s *Server) control(id string) (*catalog.Control, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return nil, status.Error(codes.InvalidArgument, "control_id is required")
+	}
+	c, ok := s.cfg.Catalog.Control(id)
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "unknown control %q; list the controls of a benchmark to find its id", id)
+	}
+	return c, nil
+}
+
+func controlToProto(c *catalog.Control) *consolev1.Control {
+	pc := &consolev1.Control{
+		Id: c.ID, Title: c.Title, Description: c.Description, Rationale: c.Rationale, Remediation: c.Remediation,
+		Severity: string(c.Severity), Service: c.Service, TargetType: string(c.TargetType),
+	}
+	for _, r := range c.References() {
+		pc.References = append(pc.References, &consolev1.ControlReference{BenchmarkId: r.BenchmarkID, RequirementId: r.RequirementID})
+	}
+	return pc
 }
 
 // StartScan starts one scan per node.
@@ -273,7 +318,8 @@ func (s *Server) GetScan(ctx context.Context, req *consolev1.GetScanRequest) (*c
 	return scanToProto(sc, scores), nil
 }
 
-// ListResults filters and pages a scan's results.
+// ListResults filters, searches, sorts and pages a scan's results; by default only the
+// unmasked ones.
 func (s *Server) ListResults(ctx context.Context, req *consolev1.ListResultsRequest) (*consolev1.ListResultsResponse, error) {
 	if _, err := auth.Require(ctx, store.RoleViewer); err != nil {
 		return nil, toStatus(err)
@@ -285,31 +331,24 @@ func (s *Server) ListResults(ctx context.Context, req *consolev1.ListResultsRequ
 	if req.GetPageSize() > maxPageSize {
 		return nil, status.Errorf(codes.InvalidArgument, "page_size %d is over the limit of %d", req.GetPageSize(), maxPageSize)
 	}
-	f := store.ResultFilter{ScanID: sc.ID, Service: req.GetService(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	now := s.cfg.Now().UTC()
+	f := store.ResultFilter{ScanID: sc.ID, Service: req.GetService(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(), Now: now}
 	if f.PageSize == 0 {
 		f.PageSize = defaultPageSize
 	}
-	ctls, err := s.cfg.Store.ScanControls(ctx, sc.ID)
-	if err != nil {
-		return nil, toStatus(err)
+	if f.Masked, err = maskedFilter(req.GetMasked()); err != nil {
+		return nil, err
+	}
+	if f.Order, err = resultOrder(req.GetOrderBy()); err != nil {
+		return nil, err
+	}
+	f.Query = strings.TrimSpace(req.GetQuery())
+	if n := utf8.RuneCountInString(f.Query); n > maxQueryLen {
+		return nil, status.Errorf(codes.InvalidArgument, "query has %d characters; the limit is %d", n, maxQueryLen)
 	}
 	if b := req.GetBenchmark(); b != "" {
-		bid := ""
-		for _, id := range sc.BenchmarkIDs {
-			if bm, ok := s.cfg.Catalog.Benchmark(id); ok && (id == b || bm.ShortName == b) {
-				bid = id
-			}
-		}
-		if bid == "" {
-			return nil, status.Errorf(codes.InvalidArgument, "benchmark %q is not part of scan %s (it has %v)", b, sc.ID, sc.BenchmarkIDs)
-		}
-		f.ControlIDs = []string{}
-		for id, c := range ctls {
-			for _, cb := range c.Benchmarks {
-				if cb == bid {
-					f.ControlIDs = append(f.ControlIDs, id)
-				}
-			}
+		if f.ControlIDs, err = s.benchmarkControls(ctx, sc, b); err != nil {
+			return nil, err
 		}
 	}
 	for _, st := range req.GetStatuses() {
@@ -332,17 +371,78 @@ func (s *Server) ListResults(ctx context.Context, req *consolev1.ListResultsRequ
 	}
 	out := &consolev1.ListResultsResponse{NextPageToken: page.NextPageToken, Total: uint64(page.Total)}
 	for _, r := range page.Results {
-		row := &consolev1.ResultRow{
-			ScanId: r.ScanID, NodeId: r.NodeID, ControlId: r.ControlID, Resource: r.Resource,
-			Status: wire.StatusToProto(r.Status), Reason: r.Reason, Title: ctls[r.ControlID].Title,
-			Severity: string(r.Severity), Service: r.Service,
-		}
-		for _, e := range r.Evidence {
-			row.Evidence = append(row.Evidence, &sensorv1.Evidence{Source: e.Source, Line: uint32(e.Line), Key: e.Key, Actual: e.Actual, Expected: e.Expected})
-		}
-		out.Results = append(out.Results, row)
+		out.Results = append(out.Results, resultToProto(r, now))
 	}
 	return out, nil
+}
+
+// maxQueryLen bounds ListResults' text query, in characters.
+const maxQueryLen = 200
+
+// benchmarkControls returns the ids of the scan's controls that benchmark b (an id or short
+// name among the scan's benchmarks) uses.
+func (s *Server) benchmarkControls(ctx context.Context, sc store.Scan, b string) ([]string, error) {
+	bid := ""
+	for _, id := range sc.BenchmarkIDs {
+		if bm, ok := s.cfg.Catalog.Benchmark(id); ok && (id == b || bm.ShortName == b) {
+			bid = id
+		}
+	}
+	if bid == "" {
+		return nil, status.Errorf(codes.InvalidArgument, "benchmark %q is not part of scan %s (it has %v)", b, sc.ID, sc.BenchmarkIDs)
+	}
+	ctls, err := s.cfg.Store.ScanControls(ctx, sc.ID)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	ids := []string{}
+	for id, c := range ctls {
+		if slices.Contains(c.Benchmarks, bid) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// maskedFilter maps the wire's masked filter; unspecified is the default view, unmasked only.
+func maskedFilter(m consolev1.MaskedFilter) (store.MaskedFilter, error) {
+	switch m {
+	case consolev1.MaskedFilter_MASKED_FILTER_UNSPECIFIED, consolev1.MaskedFilter_MASKED_FILTER_EXCLUDE:
+		return store.MaskedExclude, nil
+	case consolev1.MaskedFilter_MASKED_FILTER_ONLY:
+		return store.MaskedOnly, nil
+	case consolev1.MaskedFilter_MASKED_FILTER_INCLUDE:
+		return store.MaskedInclude, nil
+	}
+	return 0, status.Errorf(codes.InvalidArgument, "unknown masked filter %d (want EXCLUDE, ONLY or INCLUDE)", m)
+}
+
+// resultOrder maps ListResults' order_by.
+func resultOrder(s string) (store.ResultOrder, error) {
+	switch s {
+	case "", "control":
+		return store.OrderByControl, nil
+	case "severity":
+		return store.OrderBySeverity, nil
+	case "status":
+		return store.OrderByStatus, nil
+	}
+	return 0, status.Errorf(codes.InvalidArgument, "unknown order_by %q (want control, severity or status)", s)
+}
+
+func resultToProto(r store.Result, now time.Time) *consolev1.ResultRow {
+	row := &consolev1.ResultRow{
+		ScanId: r.ScanID, NodeId: r.NodeID, ControlId: r.ControlID, Resource: r.Resource,
+		Status: wire.StatusToProto(r.Status), Reason: r.Reason, Title: r.Title,
+		Severity: string(r.Severity), Service: r.Service,
+	}
+	for _, e := range r.Evidence {
+		row.Evidence = append(row.Evidence, &sensorv1.Evidence{Source: e.Source, Line: uint32(e.Line), Key: e.Key, Actual: e.Actual, Expected: e.Expected})
+	}
+	if r.Mask != nil {
+		row.Mask = maskToProto(*r.Mask, now)
+	}
+	return row
 }
 
 // Enrolment token limits.
@@ -377,13 +477,18 @@ func (s *Server) CreateEnrolmentToken(ctx context.Context, req *consolev1.Create
 		return nil, toStatus(err)
 	}
 	now := s.cfg.Now().UTC()
-	t := store.EnrolToken{ID: newID(), Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl), Uses: uses, CreatedBy: p.Name}
+	t := store.EnrolToken{ID: newID("tok"), Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl), Uses: uses, CreatedBy: p.Name}
 	if err := s.cfg.Store.CreateEnrolToken(ctx, t); err != nil {
 		return nil, toStatus(err)
 	}
-	_ = s.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: p.Name, Action: "enrolment_token.create", Target: t.ID,
-		Detail: fmt.Sprintf("ttl=%s uses=%d", ttl, uses)})
-	return &consolev1.EnrolmentToken{Id: t.ID, Token: token, ExpiresAt: ts(t.ExpiresAt), Uses: uint32(uses)}, nil
+	s.audit(ctx, p, "enrolment_token.create", t.ID, fmt.Sprintf("ttl=%s uses=%d", ttl, uses))
+	out := enrolTokenToProto(t)
+	out.Token = token
+	if s.cfg.SensorAddr != "" {
+		out.SensorCommand = sensorCommand(s.cfg.SensorAddr, token)
+		out.DaemonsetSnippet = daemonSetSnippet(s.cfg.SensorAddr, token, uses)
+	}
+	return out, nil
 }
 
 func scanToProto(sc store.Scan, scores []store.Score) *consolev1.Scan {
@@ -404,6 +509,7 @@ func ScoreToProto(s store.Score) *consolev1.Score {
 	ps := &consolev1.Score{
 		BenchmarkId: s.BenchmarkID, Pass: uint32(s.Counts.Pass), Fail: uint32(s.Counts.Fail),
 		Info: uint32(s.Counts.Info), Skip: uint32(s.Counts.Skip), Error: uint32(s.Counts.Error),
+		Masked: uint32(s.Counts.Masked),
 	}
 	if v, ok := s.Counts.Score(); ok {
 		ps.Score = &v
@@ -418,12 +524,19 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func newID() string {
+// newID returns a random id with a prefix naming its kind (tok_..., msk_...).
+func newID(prefix string) string {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	return "tok_" + hex.EncodeToString(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// audit records a change in the audit log. Like the changes made elsewhere in the console, a
+// change that was made is not undone when its audit entry cannot be written.
+func (s *Server) audit(ctx context.Context, p auth.Principal, action, target, detail string) {
+	_ = s.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: s.cfg.Now().UTC(), Actor: p.Name, Action: action, Target: target, Detail: detail})
 }
 
 // toStatus turns a domain error into a gRPC status error.
@@ -439,13 +552,13 @@ func toStatus(err error) error {
 		return status.Error(codes.Unauthenticated, err.Error())
 	case errors.Is(err, auth.ErrForbidden):
 		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, scans.ErrInvalid):
+	case errors.Is(err, scans.ErrInvalid), errors.Is(err, apitoken.ErrInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, scans.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, scans.ErrPermission):
 		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, scans.ErrState), errors.Is(err, store.ErrBadTransition):
+	case errors.Is(err, scans.ErrState), errors.Is(err, store.ErrBadTransition), errors.Is(err, apitoken.ErrRevoked):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrConflict):
 		return status.Error(codes.FailedPrecondition, err.Error())

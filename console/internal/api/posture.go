@@ -10,6 +10,7 @@ import (
 	"github.com/palisadehq/palisade/console/internal/auth"
 	"github.com/palisadehq/palisade/console/internal/store"
 	"github.com/palisadehq/palisade/pkg/posture"
+	"github.com/palisadehq/palisade/pkg/wire"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 )
 
@@ -34,12 +35,17 @@ func (s *Server) GetPosture(ctx context.Context, req *consolev1.GetPostureReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return Summarise(nodes, latest), nil
+	lastScans, err := s.cfg.Store.LatestScans(ctx, f)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return Summarise(nodes, latest, lastScans), nil
 }
 
-// Summarise builds the posture view from nodes and their latest scores: per node its scores,
-// per target type the ratio of summed counts over its nodes, per benchmark and overall.
-func Summarise(nodes []store.Node, latest []store.NodeScore) *consolev1.Posture {
+// Summarise builds the posture view from nodes, their latest scores and their most recent
+// scans (of any state, by node id): per node its scores and last scan, per target type the
+// ratio of summed counts over its nodes, per benchmark and overall.
+func Summarise(nodes []store.Node, latest []store.NodeScore, lastScans map[string]store.Scan) *consolev1.Posture {
 	byNode := map[string][]store.NodeScore{}
 	for _, ns := range latest {
 		byNode[ns.NodeID] = append(byNode[ns.NodeID], ns)
@@ -59,6 +65,9 @@ func Summarise(nodes []store.Node, latest []store.NodeScore) *consolev1.Posture 
 		}
 		a.nodes++
 		np := &consolev1.NodePosture{NodeId: n.ID, NodeName: n.Name, TargetType: string(n.TargetType)}
+		if sc, ok := lastScans[n.ID]; ok {
+			np.LastScanId, np.LastScanState, np.LastScanCreatedAt = sc.ID, wire.StateToProto(sc.State), ts(sc.CreatedAt)
+		}
 		scores := byNode[n.ID]
 		if len(scores) > 0 {
 			a.scanned++

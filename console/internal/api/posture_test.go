@@ -6,6 +6,7 @@ import (
 
 	"github.com/palisadehq/palisade/console/internal/store"
 	"github.com/palisadehq/palisade/pkg/posture"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
 func TestSummariseIsRatioOfSums(t *testing.T) {
@@ -18,10 +19,16 @@ func TestSummariseIsRatioOfSums(t *testing.T) {
 	}
 	latest := []store.NodeScore{
 		{NodeID: "a", BenchmarkID: "linux-cis", FinishedAt: t1, Counts: posture.Counts{Pass: 1}},
-		{NodeID: "b", BenchmarkID: "linux-cis", FinishedAt: t1.Add(time.Hour), Counts: posture.Counts{Pass: 1, Fail: 2, Skip: 4}},
+		{NodeID: "b", BenchmarkID: "linux-cis", FinishedAt: t1.Add(time.Hour), Counts: posture.Counts{Pass: 1, Fail: 2, Skip: 4, Masked: 3}},
 		{NodeID: "b", BenchmarkID: "linux-nist", FinishedAt: t1, Counts: posture.Counts{Info: 1, Error: 1}},
 	}
-	p := Summarise(nodes, latest)
+	// b's most recent scan is still running; c was scanned once and that scan failed.
+	lastScans := map[string]store.Scan{
+		"a": {ID: "scn_a", NodeID: "a", State: posture.Complete, CreatedAt: t1.Add(-time.Minute)},
+		"b": {ID: "scn_b2", NodeID: "b", State: posture.Running, CreatedAt: t1.Add(2 * time.Hour)},
+		"c": {ID: "scn_c", NodeID: "c", State: posture.Failed, CreatedAt: t1},
+	}
+	p := Summarise(nodes, latest, lastScans)
 	if len(p.GetTargets()) != 2 || p.GetTargets()[0].GetTargetType() != "linux" || p.GetTargets()[1].GetTargetType() != "kubernetes" {
 		t.Fatalf("targets %v", p.GetTargets())
 	}
@@ -31,7 +38,7 @@ func TestSummariseIsRatioOfSums(t *testing.T) {
 	}
 	// CIS: (1 + 1) of (1 + 3) = 50%, not the 66.7% an average of 100% and 33.3% would give.
 	cis := linux.GetScores()[0]
-	if cis.GetBenchmarkId() != "linux-cis" || cis.GetScore() != 50 || cis.GetSkip() != 4 {
+	if cis.GetBenchmarkId() != "linux-cis" || cis.GetScore() != 50 || cis.GetSkip() != 4 || cis.GetMasked() != 3 {
 		t.Fatalf("linux cis %v", cis)
 	}
 	// Overall: pass 2 + info 1 of 2 + 1 + fail 2 + error 1 = 3 of 6.
@@ -44,9 +51,18 @@ func TestSummariseIsRatioOfSums(t *testing.T) {
 	}
 	var c, b = p.GetNodes()[2], p.GetNodes()[1]
 	if c.GetNodeId() != "c" || len(c.GetScores()) != 0 || c.GetLastScanAt() != nil {
-		t.Fatalf("never-scanned node %v", c)
+		t.Fatalf("node without a completed scan %v", c)
+	}
+	if c.GetLastScanId() != "scn_c" || c.GetLastScanState() != sensorv1.ScanState_SCAN_STATE_FAILED || !c.GetLastScanCreatedAt().AsTime().Equal(t1) {
+		t.Fatalf("node c's last scan: %v", c)
 	}
 	if !b.GetLastScanAt().AsTime().Equal(t1.Add(time.Hour)) || len(b.GetScores()) != 2 {
 		t.Fatalf("node b %v", b)
+	}
+	if b.GetLastScanId() != "scn_b2" || b.GetLastScanState() != sensorv1.ScanState_SCAN_STATE_RUNNING || !b.GetLastScanCreatedAt().AsTime().Equal(t1.Add(2*time.Hour)) {
+		t.Fatalf("node b's last scan: %v", b)
+	}
+	if k := p.GetNodes()[3]; k.GetLastScanId() != "" || k.GetLastScanState() != sensorv1.ScanState_SCAN_STATE_UNSPECIFIED || k.GetLastScanCreatedAt() != nil {
+		t.Fatalf("never-scanned node k: %v", k)
 	}
 }

@@ -2,7 +2,9 @@ package apitoken
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,8 +39,16 @@ func TestCreateAndRevoke(t *testing.T) {
 	if _, err := a.Bearer(ctx, "Bearer "+secret); err == nil || err.Error() != "unauthenticated: API token ci was revoked" {
 		t.Fatalf("revoked token: %v", err)
 	}
-	if err := Revoke(ctx, st, "pat_nope", "admin", now); err == nil || err.Error() != `no API token with id "pat_nope" (see `+"`apitoken list`"+`)` {
-		t.Fatalf("unknown id: %v", err)
+	err = Revoke(ctx, st, tok.ID, "admin", now.Add(time.Minute))
+	if want := "API token already revoked: token " + tok.ID + " (ci) was revoked at 2026-11-26T08:00:00Z"; !errors.Is(err, ErrRevoked) || err.Error() != want {
+		t.Fatalf("revoking twice: %v; want %s", err, want)
+	}
+	if got, err := Get(ctx, st, tok.ID); err != nil || !got.RevokedAt.Equal(now) {
+		t.Fatalf("Get after revoking: %+v, %v; want revoked at %s", got, err, now)
+	}
+	err = Revoke(ctx, st, "pat_nope", "admin", now)
+	if want := `not found: no API token has id "pat_nope"; list the tokens to find its id`; !errors.Is(err, store.ErrNotFound) || err.Error() != want {
+		t.Fatalf("unknown id: %v; want %s", err, want)
 	}
 	for _, bad := range []struct {
 		name string
@@ -46,19 +56,29 @@ func TestCreateAndRevoke(t *testing.T) {
 		ttl  time.Duration
 		want string
 	}{
-		{"", store.RoleViewer, 0, "a token needs a name of 1 to 64 characters (--name)"},
-		{"x", "root", 0, `unknown role "root" (want admin, analyst or viewer)`},
-		{"x", store.RoleAdmin, -time.Second, "ttl -1s is out of range (0 for no expiry, at most 17520h0m0s)"},
+		{"", store.RoleViewer, 0, "invalid API token request: a token needs a name of 1 to 64 characters"},
+		{strings.Repeat("é", 65), store.RoleViewer, 0, "invalid API token request: a token needs a name of 1 to 64 characters"},
+		{"x", "root", 0, `invalid API token request: unknown role "root" (want admin, analyst or viewer)`},
+		{"x", store.RoleAdmin, -time.Second, "invalid API token request: ttl -1s is out of range (0 for no expiry, at most 17520h0m0s)"},
 	} {
-		if _, _, err := Create(ctx, st, bad.name, bad.role, bad.ttl, "admin", now); err == nil || err.Error() != bad.want {
+		if _, _, err := Create(ctx, st, bad.name, bad.role, bad.ttl, "admin", now); !errors.Is(err, ErrInvalid) || err.Error() != bad.want {
 			t.Fatalf("Create(%q, %q, %s): %v; want %q", bad.name, bad.role, bad.ttl, err, bad.want)
 		}
+	}
+	// A role in any case is stored in lower case.
+	if _, upper, err := Create(ctx, st, "ops", "Analyst", 0, "admin", now); err != nil || upper.Role != store.RoleAnalyst || !upper.ExpiresAt.IsZero() {
+		t.Fatalf("Create with role Analyst: %+v, %v", upper, err)
 	}
 	audit, err := st.ListAudit(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(audit) != 2 || audit[0].Action != "api_token.revoke" || audit[1].Action != "api_token.create" {
-		t.Fatalf("audit %+v", audit)
+	var actions []string
+	for _, e := range audit {
+		actions = append(actions, e.Action+" "+e.Detail)
+	}
+	want := []string{"api_token.create name=ops role=analyst ttl=0s", "api_token.revoke name=ci", "api_token.create name=ci role=viewer ttl=24h0m0s"}
+	if strings.Join(actions, "|") != strings.Join(want, "|") {
+		t.Fatalf("audit %q; want %q", actions, want)
 	}
 }

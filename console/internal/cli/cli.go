@@ -1,7 +1,8 @@
 // Package cli holds the console's client commands (nodes, benchmarks, controls, scans,
-// results, tokens), which talk to a running console over its gRPC user API, and Dial, the
-// connection logic they share: the console's address, CA and API token come from flags, the
-// PALISADE_TOKEN variable, or the console's own data directory.
+// results, masks, compare, enrolment tokens, users, posture), which talk to a running console
+// over its gRPC user API, and Dial, the connection logic they share: the console's address, CA
+// and API token come from flags, the PALISADE_TOKEN variable, or the console's own data
+// directory.
 package cli
 
 import (
@@ -50,6 +51,9 @@ func AddClientCommands(root *cobra.Command) {
 		newResultsCommand(),
 		newTokenCommand(),
 		newPostureCommand(),
+		newMasksCommand(),
+		newCompareCommand(),
+		newUsersCommand(),
 	)
 }
 

@@ -108,7 +108,7 @@ func testScan() *consolev1.Scan {
 		CreatedAt: timestamppb.New(t0), StartedAt: timestamppb.New(t0), FinishedAt: timestamppb.New(t1),
 		CreatedBy: "alice",
 		Scores: []*consolev1.Score{
-			{BenchmarkId: "linux-cis", Score: proto.Float64(100.0 * 2 / 3), Pass: 20, Fail: 10, Skip: 3},
+			{BenchmarkId: "linux-cis", Score: proto.Float64(100.0 * 2 / 3), Pass: 20, Fail: 10, Skip: 3, Masked: 2},
 			{BenchmarkId: "linux-gdpr", Skip: 4},
 		},
 	}
@@ -119,6 +119,15 @@ func (f *fakeConsole) StartScan(ctx context.Context, req *consolev1.StartScanReq
 	return &consolev1.StartScanResponse{GroupId: "g-1", Scans: []*consolev1.Scan{
 		{Id: "s-1", NodeId: "n-1", NodeName: "web-1", State: sensorv1.ScanState_SCAN_STATE_QUEUED, BenchmarkIds: []string{"linux-cis"}, ControlsTotal: 40},
 	}}, nil
+}
+
+// masked adds a mask to a result row.
+func masked(r *consolev1.ResultRow) *consolev1.ResultRow {
+	r.Mask = &consolev1.Mask{
+		Id: "msk_1", ControlId: r.GetControlId(), NodeIds: []string{r.GetNodeId()}, Resource: r.GetResource(),
+		Reason: "the banner comes with the image", CreatedAt: timestamppb.New(t0), CreatedBy: "alice", Active: true,
+	}
+	return r
 }
 
 // resultPages are the two pages ListResults serves.
@@ -136,9 +145,7 @@ func resultPages() map[string]*consolev1.ListResultsResponse {
 			row("ssh-max-auth", "", sensorv1.Status_STATUS_ERROR, "medium",
 				"could not read /etc/ssh/sshd_config.d/50-cloud.conf: permission denied while following the Include directive from the main file, \"quoted\"\nsecond line"),
 		}},
-		"p2": {Total: 3, Results: []*consolev1.ResultRow{
-			row("ssh-banner", "sshd", sensorv1.Status_STATUS_PASS, "low", "Banner is set"),
-		}},
+		"p2": {Total: 3, Results: []*consolev1.ResultRow{masked(row("ssh-banner", "sshd", sensorv1.Status_STATUS_PASS, "low", "Banner is set"))}},
 	}
 }
 
@@ -234,12 +241,19 @@ func startConsole(t *testing.T, fake *fakeConsole) (addr, caFile string) {
 // PALISADE_TOKEN unset unless env sets it.
 func run(t *testing.T, env string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runWithInput(t, env, "", args...)
+}
+
+// runWithInput is run with stdin as the commands' standard input.
+func runWithInput(t *testing.T, env, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	t.Setenv(TokenEnv, env)
 	root := &cobra.Command{Use: "palisade-console", SilenceUsage: true, SilenceErrors: true}
 	AddClientCommands(root)
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(stdin))
 	root.SetArgs(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -348,9 +362,9 @@ func TestScanShow(t *testing.T) {
 		"Duration:    1m30.25s\n" +
 		"Created by:  alice\n" +
 		"\n" +
-		"BENCHMARK   SCORE  PASS  FAIL  INFO  SKIP  ERROR\n" +
-		"linux-cis   66.7%  20    10    0     3     0\n" +
-		"linux-gdpr  n/a    0     0     0     4     0\n"
+		"BENCHMARK   SCORE  PASS  FAIL  INFO  SKIP  ERROR  MASKED\n" +
+		"linux-cis   66.7%  20    10    0     3     0      2\n" +
+		"linux-gdpr  n/a    0     0     0     4     0      0\n"
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
@@ -393,10 +407,10 @@ func TestResultsPaging(t *testing.T) {
 			name: "csv, every page",
 			args: []string{"results", "s-1", "--all", "--format", "csv"},
 			wantOut: "" +
-				"scan_id,node_id,control_id,title,severity,service,resource,status,reason\n" +
-				"s-1,n-1,ssh-root-login,Title of ssh-root-login,high,SSH,/etc/ssh/sshd_config,fail,PermitRootLogin is yes at /etc/ssh/sshd_config:32; expected no\n" +
-				"s-1,n-1,ssh-max-auth,Title of ssh-max-auth,medium,SSH,,error,\"could not read /etc/ssh/sshd_config.d/50-cloud.conf: permission denied while following the Include directive from the main file, \"\"quoted\"\"\nsecond line\"\n" +
-				"s-1,n-1,ssh-banner,Title of ssh-banner,low,SSH,sshd,pass,Banner is set\n",
+				"scan_id,node_id,control_id,title,severity,service,resource,status,reason,mask_id\n" +
+				"s-1,n-1,ssh-root-login,Title of ssh-root-login,high,SSH,/etc/ssh/sshd_config,fail,PermitRootLogin is yes at /etc/ssh/sshd_config:32; expected no,\n" +
+				"s-1,n-1,ssh-max-auth,Title of ssh-max-auth,medium,SSH,,error,\"could not read /etc/ssh/sshd_config.d/50-cloud.conf: permission denied while following the Include directive from the main file, \"\"quoted\"\"\nsecond line\",\n" +
+				"s-1,n-1,ssh-banner,Title of ssh-banner,low,SSH,sshd,pass,Banner is set,msk_1\n",
 			wantTokens: []string{"", "p2"},
 		},
 		{
@@ -414,7 +428,8 @@ func TestResultsPaging(t *testing.T) {
       "evidence": [],
       "title": "Title of ssh-root-login",
       "severity": "high",
-      "service": "SSH"
+      "service": "SSH",
+      "mask": null
     },
     {
       "scan_id": "s-1",
@@ -426,7 +441,8 @@ func TestResultsPaging(t *testing.T) {
       "evidence": [],
       "title": "Title of ssh-max-auth",
       "severity": "medium",
-      "service": "SSH"
+      "service": "SSH",
+      "mask": null
     },
     {
       "scan_id": "s-1",
@@ -438,7 +454,22 @@ func TestResultsPaging(t *testing.T) {
       "evidence": [],
       "title": "Title of ssh-banner",
       "severity": "low",
-      "service": "SSH"
+      "service": "SSH",
+      "mask": {
+        "id": "msk_1",
+        "control_id": "ssh-banner",
+        "node_ids": [
+          "n-1"
+        ],
+        "resource": "sshd",
+        "reason": "the banner comes with the image",
+        "created_at": "2025-03-04T05:06:07Z",
+        "created_by": "alice",
+        "expires_at": null,
+        "removed_at": null,
+        "removed_by": "",
+        "active": true
+      }
     }
   ],
   "next_page_token": "",
@@ -666,9 +697,9 @@ func TestScanStart(t *testing.T) {
 			args:   []string{"scan", "start", "--node", "web-1", "--benchmark", "cis,nist", "--exclude", "ssh-banner", "--wait"},
 			wantOut: "" +
 				"Scan s-1 on web-1: complete, 52 results\n" +
-				"BENCHMARK   SCORE  PASS  FAIL  INFO  SKIP  ERROR\n" +
-				"linux-cis   66.7%  20    10    0     3     0\n" +
-				"linux-gdpr  n/a    0     0     0     4     0\n",
+				"BENCHMARK   SCORE  PASS  FAIL  INFO  SKIP  ERROR  MASKED\n" +
+				"linux-cis   66.7%  20    10    0     3     0      2\n" +
+				"linux-gdpr  n/a    0     0     0     4     0      0\n",
 			wantStderr: "s-1 web-1: running, 40/40 controls, 52 results\n" +
 				"s-1 web-1: complete, 40/40 controls, 52 results\n",
 		},
@@ -678,9 +709,9 @@ func TestScanStart(t *testing.T) {
 			args:   []string{"scan", "start", "--node", "web-1", "--benchmark", "cis,nist", "--exclude", "ssh-banner", "--wait"},
 			wantOut: "" +
 				"Scan s-1 on web-1: failed, 52 results\n" +
-				"BENCHMARK   SCORE  PASS  FAIL  INFO  SKIP  ERROR\n" +
-				"linux-cis   66.7%  20    10    0     3     0\n" +
-				"linux-gdpr  n/a    0     0     0     4     0\n",
+				"BENCHMARK   SCORE  PASS  FAIL  INFO  SKIP  ERROR  MASKED\n" +
+				"linux-cis   66.7%  20    10    0     3     0      2\n" +
+				"linux-gdpr  n/a    0     0     0     4     0      0\n",
 			wantStderr: "s-1 web-1: failed, 40/40 controls, 52 results (sensor lost its host root)\n",
 			wantErr:    "scan s-1 on web-1 ended failed: sensor lost its host root",
 		},
@@ -816,7 +847,10 @@ func (f *fakeConsole) ListScans(ctx context.Context, req *consolev1.ListScansReq
 
 func (f *fakeConsole) CreateEnrolmentToken(ctx context.Context, req *consolev1.CreateEnrolmentTokenRequest) (*consolev1.EnrolmentToken, error) {
 	f.record(ctx, req)
-	return &consolev1.EnrolmentToken{Id: "t-1", Token: "enrol-secret", ExpiresAt: timestamppb.New(t0), Uses: req.GetUses()}, nil
+	return &consolev1.EnrolmentToken{
+		Id: "t-1", Token: "enrol-secret", ExpiresAt: timestamppb.New(t0), Uses: req.GetUses(), CreatedAt: timestamppb.New(t0), CreatedBy: "adam",
+		SensorCommand: "palisade-sensor run --console=console.example.com:7443 --token=enrol-secret", DaemonsetSnippet: "kind: Secret\n",
+	}, nil
 }
 
 func TestOtherCommands(t *testing.T) {
@@ -893,10 +927,11 @@ func TestOtherCommands(t *testing.T) {
 			args:     []string{"token", "create", "--ttl", "15m", "--uses", "3"},
 			wantReqs: []proto.Message{&consolev1.CreateEnrolmentTokenRequest{TtlSeconds: 900, Uses: 3}},
 			wantOut: "" +
-				"Token:    enrol-secret\n" +
-				"ID:       t-1\n" +
-				"Expires:  2025-03-04T05:06:07Z\n" +
-				"Uses:     0 of 3 used\n",
+				"Token:         enrol-secret\n" +
+				"ID:            t-1\n" +
+				"Expires:       2025-03-04T05:06:07Z\n" +
+				"Uses:          0 of 3 used\n" +
+				"Enrol a host:  palisade-sensor run --console=console.example.com:7443 --token=enrol-secret\n",
 			wantStderr: "The token is shown only now; give it to the sensors that should enrol.\n",
 		},
 		{
@@ -908,7 +943,12 @@ func TestOtherCommands(t *testing.T) {
   "token": "enrol-secret",
   "expires_at": "2025-03-04T05:06:07Z",
   "uses": 1,
-  "used": 0
+  "used": 0,
+  "created_at": "2025-03-04T05:06:07Z",
+  "revoked_at": null,
+  "created_by": "adam",
+  "sensor_command": "palisade-sensor run --console=console.example.com:7443 --token=enrol-secret",
+  "daemonset_snippet": "kind: Secret\n"
 }
 `,
 		},

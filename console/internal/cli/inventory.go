@@ -110,7 +110,7 @@ func newBenchmarksCommand() *cobra.Command {
 }
 
 func newControlsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "controls", Short: "List controls"}
+	cmd := &cobra.Command{Use: "controls", Short: "List and show controls, and a control's history on a node"}
 	var benchmark, targetType string
 	list := &cobra.Command{
 		Use:   "list",
@@ -143,7 +143,78 @@ func newControlsCommand() *cobra.Command {
 		fmt.Fprintf(cmd.ErrOrStderr(), "%d controls\n", len(resp.GetControls()))
 		return nil
 	})
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, newControlsShowCommand(), newControlsHistoryCommand())
+	return cmd
+}
+
+func newControlsShowCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show CONTROL",
+		Short: "Show one control: what it checks, why, how to fix it, and the requirements it tests",
+		Args:  cobra.ExactArgs(1),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
+		ctl, err := c.api.GetControl(ctx(cmd), &consolev1.GetControlRequest{ControlId: args[0]})
+		if err != nil {
+			return c.rpcError("show control", err)
+		}
+		out := cmd.OutOrStdout()
+		if f == formatJSON {
+			return writeJSON(out, ctl)
+		}
+		tw := newTable(out)
+		row(tw, "ID:", ctl.GetId())
+		row(tw, "Title:", ctl.GetTitle())
+		row(tw, "Type:", ctl.GetTargetType())
+		row(tw, "Severity:", ctl.GetSeverity())
+		row(tw, "Service:", orDash(ctl.GetService()))
+		row(tw, "Description:", orDash(ctl.GetDescription()))
+		row(tw, "Rationale:", orDash(ctl.GetRationale()))
+		row(tw, "Remediation:", orDash(ctl.GetRemediation()))
+		for i, r := range ctl.GetReferences() {
+			label := ""
+			if i == 0 {
+				label = "References:"
+			}
+			row(tw, label, r.GetBenchmarkId()+" "+r.GetRequirementId())
+		}
+		return tw.Flush()
+	})
+	return cmd
+}
+
+func newControlsHistoryCommand() *cobra.Command {
+	var (
+		node  string
+		limit uint32
+	)
+	cmd := &cobra.Command{
+		Use:   "history CONTROL",
+		Short: "Show a control's results on one node over its scans, newest first",
+		Args:  cobra.ExactArgs(1),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.Flags().StringVar(&node, "node", "", "node id or name (required)")
+	cmd.Flags().Uint32Var(&limit, "limit", 0, "most scans to show (0: the console's default of 50; at most 1000)")
+	_ = cmd.MarkFlagRequired("node")
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
+		resp, err := c.api.ListControlHistory(ctx(cmd), &consolev1.ListControlHistoryRequest{Node: node, ControlId: args[0], Limit: limit})
+		if err != nil {
+			return c.rpcError("control history", err)
+		}
+		out := cmd.OutOrStdout()
+		if f == formatJSON {
+			return writeJSON(out, resp)
+		}
+		tw := newTable(out)
+		row(tw, "SCAN", "STATE", "CREATED", "STATUS", "RESOURCE", "REASON")
+		for _, e := range resp.GetEntries() {
+			row(tw, e.GetScanId(), stateText(e.GetScanState()), timeText(e.GetScanCreatedAt()), statusText(e.GetStatus()),
+				orDash(e.GetResource()), orDash(truncate(e.GetReason(), reasonWidth)))
+		}
+		return tw.Flush()
+	})
 	return cmd
 }
 

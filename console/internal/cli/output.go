@@ -95,10 +95,10 @@ func scoreText(s *consolev1.Score) string {
 // writeScores writes the scores table of a scan.
 func writeScores(w io.Writer, scores []*consolev1.Score) error {
 	tw := newTable(w)
-	row(tw, "BENCHMARK", "SCORE", "PASS", "FAIL", "INFO", "SKIP", "ERROR")
+	row(tw, "BENCHMARK", "SCORE", "PASS", "FAIL", "INFO", "SKIP", "ERROR", "MASKED")
 	for _, s := range scores {
 		row(tw, s.GetBenchmarkId(), scoreText(s), u32(s.GetPass()), u32(s.GetFail()),
-			u32(s.GetInfo()), u32(s.GetSkip()), u32(s.GetError()))
+			u32(s.GetInfo()), u32(s.GetSkip()), u32(s.GetError()), u32(s.GetMasked()))
 	}
 	return tw.Flush()
 }

@@ -27,13 +27,13 @@ func newPostureCommand() *cobra.Command {
 			return writeJSON(out, p)
 		}
 		tw := newTable(out)
-		row(tw, "TYPE", "NODES", "SCANNED", "BENCHMARK", "SCORE", "PASS", "FAIL", "INFO", "SKIP", "ERROR")
+		row(tw, "TYPE", "NODES", "SCANNED", "BENCHMARK", "SCORE", "PASS", "FAIL", "INFO", "SKIP", "ERROR", "MASKED")
 		for _, tp := range p.GetTargets() {
 			o := tp.GetOverall()
 			row(tw, tp.GetTargetType(), u32(tp.GetNodes()), u32(tp.GetScannedNodes()), "(all)", scoreText(o),
-				u32(o.GetPass()), u32(o.GetFail()), u32(o.GetInfo()), u32(o.GetSkip()), u32(o.GetError()))
+				u32(o.GetPass()), u32(o.GetFail()), u32(o.GetInfo()), u32(o.GetSkip()), u32(o.GetError()), u32(o.GetMasked()))
 			for _, s := range tp.GetScores() {
-				row(tw, "", "", "", s.GetBenchmarkId(), scoreText(s), u32(s.GetPass()), u32(s.GetFail()), u32(s.GetInfo()), u32(s.GetSkip()), u32(s.GetError()))
+				row(tw, "", "", "", s.GetBenchmarkId(), scoreText(s), u32(s.GetPass()), u32(s.GetFail()), u32(s.GetInfo()), u32(s.GetSkip()), u32(s.GetError()), u32(s.GetMasked()))
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -46,17 +46,25 @@ func newPostureCommand() *cobra.Command {
 			return err
 		}
 		tw = newTable(out)
-		row(tw, "NODE", "TYPE", "LAST SCAN", "SCORES")
+		// LAST SCAN is when the scores were taken; NEWEST SCAN is the node's most recent scan
+		// in any state (one running now, or one that failed).
+		row(tw, "NODE", "TYPE", "LAST SCAN", "SCORES", "NEWEST SCAN")
 		for _, n := range p.GetNodes() {
 			var parts []string
 			for _, s := range n.GetScores() {
 				parts = append(parts, s.GetBenchmarkId()+" "+scoreText(s))
 			}
-			scores := strings.Join(parts, ", ")
-			if scores == "" {
-				scores = "never scanned"
+			scores, newest := strings.Join(parts, ", "), "-"
+			if n.GetLastScanId() != "" {
+				newest = n.GetLastScanId() + " (" + stateText(n.GetLastScanState()) + ")"
 			}
-			row(tw, n.GetNodeName(), n.GetTargetType(), timeText(n.GetLastScanAt()), scores)
+			switch {
+			case scores == "" && n.GetLastScanId() == "":
+				scores = "never scanned"
+			case scores == "":
+				scores = "no completed scan"
+			}
+			row(tw, n.GetNodeName(), n.GetTargetType(), timeText(n.GetLastScanAt()), scores, newest)
 		}
 		return tw.Flush()
 	})

@@ -13,12 +13,21 @@ import (
 
 // csvHeader is the header row of `results --format csv`.
 func csvHeader() []string {
-	return []string{"scan_id", "node_id", "control_id", "title", "severity", "service", "resource", "status", "reason"}
+	return []string{"scan_id", "node_id", "control_id", "title", "severity", "service", "resource", "status", "reason", "mask_id"}
+}
+
+// maskedFilters maps --masked to the wire's filter.
+var maskedFilters = map[string]consolev1.MaskedFilter{
+	"":        consolev1.MaskedFilter_MASKED_FILTER_UNSPECIFIED,
+	"exclude": consolev1.MaskedFilter_MASKED_FILTER_EXCLUDE,
+	"only":    consolev1.MaskedFilter_MASKED_FILTER_ONLY,
+	"include": consolev1.MaskedFilter_MASKED_FILTER_INCLUDE,
 }
 
 func newResultsCommand() *cobra.Command {
 	var (
 		benchmark, service, severity, pageToken string
+		masked, query, orderBy                  string
 		statuses                                []string
 		pageSize                                uint32
 		all                                     bool
@@ -26,16 +35,21 @@ func newResultsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "results SCAN",
 		Short: "List a scan's results",
-		Long: "List a scan's results, filtered by benchmark, status, service and severity. One page is\n" +
-			"shown unless --all follows every page.",
-		Example: "  palisade-console results 01J... --status fail,error --severity high --all --format csv",
-		Args:    cobra.ExactArgs(1),
+		Long: "List a scan's results, filtered by benchmark, status, service, severity and text, sorted by\n" +
+			"control, severity or status. Masked results are left out unless --masked asks for them.\n" +
+			"One page is shown unless --all follows every page.",
+		Example: "  palisade-console results 01J... --status fail,error --severity high --all --format csv\n" +
+			"  palisade-console results 01J... --masked only --query ssh --order-by severity",
+		Args: cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON, formatCSV)
 	cmd.Flags().StringVar(&benchmark, "benchmark", "", "only results of this benchmark's controls (id or short name)")
 	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only these statuses: pass, fail, info, skip, error (comma-separated)")
 	cmd.Flags().StringVar(&service, "service", "", "only controls of this service, e.g. SSH")
 	cmd.Flags().StringVar(&severity, "severity", "", "only controls of this severity: critical, high, medium, low")
+	cmd.Flags().StringVar(&masked, "masked", "", "which results by masking: exclude (the default), only or include")
+	cmd.Flags().StringVar(&query, "query", "", "only results whose control id, title, resource or reason contain this text (any case)")
+	cmd.Flags().StringVar(&orderBy, "order-by", "", "sort by control (the default), severity (highest first) or status (fail, error, info, pass, skip)")
 	cmd.Flags().Uint32Var(&pageSize, "page-size", 0, "results per page (0: the console's default)")
 	cmd.Flags().StringVar(&pageToken, "page-token", "", "continue a listing from this token")
 	cmd.Flags().BoolVar(&all, "all", false, "follow every page")
@@ -46,7 +60,17 @@ func newResultsCommand() *cobra.Command {
 		}
 		req := &consolev1.ListResultsRequest{
 			ScanId: args[0], Benchmark: benchmark, Service: service,
-			PageSize: pageSize, PageToken: pageToken,
+			PageSize: pageSize, PageToken: pageToken, Query: query, OrderBy: orderBy,
+		}
+		mf, ok := maskedFilters[masked]
+		if !ok {
+			return fmt.Errorf("--masked %q: want exclude, only or include", masked)
+		}
+		req.Masked = mf
+		switch orderBy {
+		case "", "control", "severity", "status":
+		default:
+			return fmt.Errorf("--order-by %q: want control, severity or status", orderBy)
 		}
 		for _, s := range statuses {
 			st, err := parseStatus(s)
@@ -76,9 +100,15 @@ func newResultsCommand() *cobra.Command {
 			cw     = csv.NewWriter(out)
 			seen   = map[string]bool{}
 		)
+		// The mask column shows only when masked results are asked for.
+		withMask := mf == consolev1.MaskedFilter_MASKED_FILTER_ONLY || mf == consolev1.MaskedFilter_MASKED_FILTER_INCLUDE
 		switch f {
 		case formatTable:
-			row(tw, "STATUS", "SEVERITY", "CONTROL", "RESOURCE", "REASON")
+			header := []string{"STATUS", "SEVERITY", "CONTROL", "RESOURCE", "REASON"}
+			if withMask {
+				header = append(header, "MASK")
+			}
+			row(tw, header...)
 		case formatCSV:
 			if err := cw.Write(csvHeader()); err != nil {
 				return err
@@ -91,7 +121,7 @@ func newResultsCommand() *cobra.Command {
 			}
 			switch f {
 			case formatTable:
-				writeResultRows(tw, resp.GetResults())
+				writeResultRows(tw, resp.GetResults(), withMask)
 			case formatCSV:
 				if err := writeResultCSV(cw, resp.GetResults()); err != nil {
 					return err
@@ -132,11 +162,16 @@ func newResultsCommand() *cobra.Command {
 	return cmd
 }
 
-// writeResultRows writes results as table rows.
-func writeResultRows(w io.Writer, rows []*consolev1.ResultRow) {
+// writeResultRows writes results as table rows, with the id of the mask covering each when
+// withMask is set.
+func writeResultRows(w io.Writer, rows []*consolev1.ResultRow, withMask bool) {
 	for _, r := range rows {
-		row(w, statusText(r.GetStatus()), orDash(r.GetSeverity()), r.GetControlId(),
-			orDash(r.GetResource()), orDash(truncate(r.GetReason(), reasonWidth)))
+		cells := []string{statusText(r.GetStatus()), orDash(r.GetSeverity()), r.GetControlId(),
+			orDash(r.GetResource()), orDash(truncate(r.GetReason(), reasonWidth))}
+		if withMask {
+			cells = append(cells, orDash(r.GetMask().GetId()))
+		}
+		row(w, cells...)
 	}
 }
 
@@ -145,7 +180,7 @@ func writeResultCSV(w *csv.Writer, rows []*consolev1.ResultRow) error {
 	for _, r := range rows {
 		rec := []string{
 			r.GetScanId(), r.GetNodeId(), r.GetControlId(), r.GetTitle(), r.GetSeverity(),
-			r.GetService(), r.GetResource(), statusText(r.GetStatus()), r.GetReason(),
+			r.GetService(), r.GetResource(), statusText(r.GetStatus()), r.GetReason(), r.GetMask().GetId(),
 		}
 		if err := w.Write(rec); err != nil {
 			return err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -11,21 +12,31 @@ import (
 )
 
 func newTokenCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create enrolment tokens for sensors"}
+	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke the enrolment tokens sensors enrol with (admin)"}
+	cmd.AddCommand(newTokenCreateCommand(), newTokenListCommand(), newTokenRevokeCommand())
+	return cmd
+}
+
+func newTokenCreateCommand() *cobra.Command {
 	var (
-		ttl  time.Duration
-		uses uint32
+		ttl       time.Duration
+		uses      uint32
+		daemonset bool
 	)
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an enrolment token a sensor enrols with",
 		Long: "Create a short-lived enrolment token. A sensor presents it once to enrol and get its\n" +
-			"client certificate. The secret is shown only now.",
-		Args: cobra.NoArgs,
+			"client certificate. The secret is shown only now, with the command that enrols a host's\n" +
+			"sensor. With --daemonset, print instead a Kubernetes manifest that runs an enrolling sensor\n" +
+			"on every node (give the token as many --uses as the cluster has nodes).",
+		Example: "  palisade-console token create --uses 50 --ttl 2h --daemonset | kubectl apply -f -",
+		Args:    cobra.NoArgs,
 	}
 	format := addFormatFlag(create, formatTable, formatJSON)
 	create.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token stays valid (whole seconds)")
 	create.Flags().Uint32Var(&uses, "uses", 1, "how many enrolments the token allows")
+	create.Flags().BoolVar(&daemonset, "daemonset", false, "print only the Kubernetes DaemonSet manifest that enrols with the token")
 	create.RunE = func(cmd *cobra.Command, _ []string) error {
 		f, err := format()
 		if err != nil {
@@ -36,6 +47,9 @@ func newTokenCommand() *cobra.Command {
 		}
 		if uses == 0 {
 			return fmt.Errorf("--uses must be at least 1")
+		}
+		if daemonset && f == formatJSON {
+			return fmt.Errorf("--daemonset prints a YAML manifest; leave out --format json")
 		}
 		c, err := connect(cmd)
 		if err != nil {
@@ -49,7 +63,13 @@ func newTokenCommand() *cobra.Command {
 			return c.rpcError("create enrolment token", err)
 		}
 		out := cmd.OutOrStdout()
-		if f == formatJSON {
+		switch {
+		case daemonset && tok.GetDaemonsetSnippet() == "":
+			return fmt.Errorf("the console did not return a DaemonSet manifest (it does not know the address sensors reach it at); token %s was created anyway", tok.GetId())
+		case daemonset:
+			_, err := io.WriteString(out, tok.GetDaemonsetSnippet())
+			return err
+		case f == formatJSON:
 			return writeJSON(out, tok)
 		}
 		tw := newTable(out)
@@ -57,12 +77,63 @@ func newTokenCommand() *cobra.Command {
 		row(tw, "ID:", tok.GetId())
 		row(tw, "Expires:", timeText(tok.GetExpiresAt()))
 		row(tw, "Uses:", fmt.Sprintf("%d of %d used", tok.GetUsed(), tok.GetUses()))
+		if tok.GetSensorCommand() != "" {
+			row(tw, "Enrol a host:", tok.GetSensorCommand())
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		fmt.Fprintln(cmd.ErrOrStderr(), "The token is shown only now; give it to the sensors that should enrol.")
 		return nil
 	}
-	cmd.AddCommand(create)
+	return create
+}
+
+func newTokenListCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List enrolment tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
+		resp, err := c.api.ListEnrolmentTokens(ctx(cmd), &consolev1.ListEnrolmentTokensRequest{})
+		if err != nil {
+			return c.rpcError("list enrolment tokens", err)
+		}
+		out := cmd.OutOrStdout()
+		if f == formatJSON {
+			return writeJSON(out, resp)
+		}
+		tw := newTable(out)
+		row(tw, "ID", "USED", "CREATED", "CREATED BY", "EXPIRES", "REVOKED")
+		for _, t := range resp.GetTokens() {
+			row(tw, t.GetId(), fmt.Sprintf("%d/%d", t.GetUsed(), t.GetUses()), timeText(t.GetCreatedAt()),
+				orDash(t.GetCreatedBy()), timeText(t.GetExpiresAt()), timeText(t.GetRevokedAt()))
+		}
+		return tw.Flush()
+	})
+	return cmd
+}
+
+func newTokenRevokeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an enrolment token so no further sensor enrols with it",
+		Args:  cobra.ExactArgs(1),
+	}
+	format := addFormatFlag(cmd, formatTable, formatJSON)
+	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
+		t, err := c.api.RevokeEnrolmentToken(ctx(cmd), &consolev1.RevokeEnrolmentTokenRequest{Id: args[0]})
+		if err != nil {
+			return c.rpcError("revoke enrolment token", err)
+		}
+		if f == formatJSON {
+			return writeJSON(cmd.OutOrStdout(), t)
+		}
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "Enrolment token %s revoked at %s (%d of %d uses used)\n",
+			t.GetId(), timeText(t.GetRevokedAt()), t.GetUsed(), t.GetUses())
+		return err
+	})
 	return cmd
 }

@@ -32,6 +32,9 @@ type harness struct {
 	dir    string
 	api    consolev1.ConsoleServiceClient
 	caPool *x509.CertPool
+	// stop cancels the console and waits for it to return; calling it again does nothing.
+	// The test's cleanup calls it too.
+	stop func()
 }
 
 type consoleOptions struct {
@@ -40,17 +43,29 @@ type consoleOptions struct {
 	jobExpiry        time.Duration
 	batchSize        int
 	grpcOptions      []grpc.ServerOption
+	// dataDir, when set, is used instead of a fresh temporary directory (replicas sharing a
+	// CA are given directories holding the same pki/).
+	dataDir string
+	// natsURL, natsTLS and natsAdvertise point the console at an external NATS server.
+	natsURL       string
+	natsTLS       bool
+	natsAdvertise []string
+	replicaID     string
 }
 
 func startConsole(t testing.TB, opts consoleOptions) *harness {
 	t.Helper()
-	dir := t.TempDir()
+	dir := opts.dataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan server.Info, 1)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- server.Run(ctx, server.Config{
 			DataDir: dir, DatabaseURL: opts.databaseURL, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+			NATSURL: opts.natsURL, NATSTLS: opts.natsTLS, NATSAdvertise: opts.natsAdvertise, ReplicaID: opts.replicaID,
 			HeartbeatInterval: time.Second, HeartbeatTimeout: opts.heartbeatTimeout, JobExpiry: opts.jobExpiry,
 			SweepInterval: 50 * time.Millisecond, BatchSize: opts.batchSize, GRPCOptions: opts.grpcOptions,
 			Logger: zap.NewNop(), OnReady: func(i server.Info) { ready <- i },
@@ -66,12 +81,16 @@ func startConsole(t testing.TB, opts consoleOptions) *harness {
 		cancel()
 		t.Fatal("console did not start within 30s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("console: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("console: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	caPEM, err := os.ReadFile(filepath.Join(dir, "pki", "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +104,7 @@ func startConsole(t testing.TB, opts consoleOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &harness{t: t, info: info, dir: dir, api: consolev1.NewConsoleServiceClient(conn), caPool: pool}
+	return &harness{t: t, info: info, dir: dir, api: consolev1.NewConsoleServiceClient(conn), caPool: pool, stop: stop}
 }
 
 type bearer string

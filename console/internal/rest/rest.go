@@ -51,10 +51,15 @@ type Config struct {
 	API consolev1.ConsoleServiceServer
 	// Authenticate is called for every request before anything else. It returns the context
 	// the API call runs in (carrying the caller's identity) or an error, which is answered
-	// with 401. Required: there is no unauthenticated mode.
+	// with 403 when it is a gRPC status error with code PermissionDenied (credentials that
+	// are valid but not enough, such as a session without its CSRF token), with 500 when its
+	// code is Internal (the credentials could not be checked), and with 401 otherwise.
+	// Required: there is no unauthenticated mode.
 	Authenticate func(r *http.Request) (context.Context, error)
 	// Logger receives request logs (debug) and server-side failures (error). Optional.
 	Logger *zap.Logger
+	// Now is the clock exports are dated by; time.Now when nil.
+	Now func() time.Time
 }
 
 // handler serves the REST API. It is immutable after construction.
@@ -62,11 +67,13 @@ type handler struct {
 	api          consolev1.ConsoleServiceServer
 	authenticate func(r *http.Request) (context.Context, error)
 	log          *zap.Logger
+	now          func() time.Time
 	mux          *http.ServeMux
 }
 
 // apiFunc turns one request into one response message. Errors are either *httpError (bad
 // input, answered as is) or errors from the API (gRPC status errors, mapped to HTTP codes).
+// A nil message with a nil error means the function wrote the response itself (exports).
 type apiFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error)
 
 // route is one entry of the routing table.
@@ -91,10 +98,15 @@ func NewHandler(cfg Config) http.Handler {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	h := &handler{
 		api:          cfg.API,
 		authenticate: cfg.Authenticate,
 		log:          log,
+		now:          now,
 		mux:          http.NewServeMux(),
 	}
 	for _, rt := range h.routes() {
@@ -116,7 +128,22 @@ func (h *handler) routes() []route {
 		{"GET /api/v1/scans/{id}", http.StatusOK, h.getScan},
 		{"POST /api/v1/scans/{id}/stop", http.StatusOK, h.stopScan},
 		{"GET /api/v1/scans/{id}/results", http.StatusOK, h.listResults},
+		{"GET /api/v1/scans/{id}/export", http.StatusOK, h.exportScan},
+		{"GET /api/v1/compare", http.StatusOK, h.compareScans},
+		{"GET /api/v1/controls/{id}", http.StatusOK, h.getControl},
+		{"GET /api/v1/nodes/{node}/controls/{control}/history", http.StatusOK, h.listControlHistory},
+		{"POST /api/v1/masks", http.StatusCreated, h.createMask},
+		{"GET /api/v1/masks", http.StatusOK, h.listMasks},
+		{"DELETE /api/v1/masks/{id}", http.StatusOK, h.removeMask},
 		{"POST /api/v1/enrolment-tokens", http.StatusCreated, h.createEnrolmentToken},
+		{"GET /api/v1/enrolment-tokens", http.StatusOK, h.listEnrolmentTokens},
+		{"POST /api/v1/enrolment-tokens/{id}/revoke", http.StatusOK, h.revokeEnrolmentToken},
+		{"POST /api/v1/api-tokens", http.StatusCreated, h.createAPIToken},
+		{"GET /api/v1/api-tokens", http.StatusOK, h.listAPITokens},
+		{"POST /api/v1/api-tokens/{id}/revoke", http.StatusOK, h.revokeAPIToken},
+		{"POST /api/v1/users", http.StatusCreated, h.createUser},
+		{"GET /api/v1/users", http.StatusOK, h.listUsers},
+		{"DELETE /api/v1/users/{name}", http.StatusOK, h.deleteUser},
 		{"GET /api/v1/posture", http.StatusOK, h.getPosture},
 	}
 }
@@ -126,6 +153,9 @@ func (h *handler) routes() []route {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	// No answer of the API may be cached or sniffed as another type, errors included.
+	rec.Header().Set("Cache-Control", "no-store")
+	rec.Header().Set("X-Content-Type-Options", "nosniff")
 	defer func() {
 		h.log.Debug("rest request",
 			zap.String(logMethod, r.Method),
@@ -137,8 +167,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, err := h.authenticate(r)
 	if err != nil {
 		msg := err.Error()
-		if st, ok := status.FromError(err); ok {
+		st, ok := status.FromError(err)
+		if ok {
 			msg = st.Message()
+		}
+		if ok && (st.Code() == codes.PermissionDenied || st.Code() == codes.Internal) {
+			writeError(rec, httpStatus(st.Code()), st.Code(), msg)
+			return
 		}
 		rec.Header().Set("WWW-Authenticate", `Bearer realm="palisade"`)
 		writeError(rec, http.StatusUnauthorized, codes.Unauthenticated, msg)
@@ -185,6 +220,9 @@ func (h *handler) wrap(rt route) http.Handler {
 		if err != nil {
 			h.writeFailure(w, r, err)
 			return
+		}
+		if msg == nil {
+			return // written by the function
 		}
 		writeMessage(w, rt.status, msg)
 	})

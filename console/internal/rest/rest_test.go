@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,123 @@ func (f *fakeAPI) CreateEnrolmentToken(ctx context.Context, req *consolev1.Creat
 	return &consolev1.EnrolmentToken{Id: "t-1", Token: "secret", Uses: req.GetUses()}, nil
 }
 
+func (f *fakeAPI) GetControl(ctx context.Context, req *consolev1.GetControlRequest) (*consolev1.Control, error) {
+	if err := f.record(ctx, "GetControl", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.Control{
+		Id: req.GetControlId(), Title: "SSH root login is disabled", Severity: "high", Service: "SSH", TargetType: "linux",
+		References: []*consolev1.ControlReference{{BenchmarkId: "linux-cis", RequirementId: "5.2.7"}},
+	}, nil
+}
+
+func testMask() *consolev1.Mask {
+	return &consolev1.Mask{
+		Id: "m-1", ControlId: "ssh-root", NodeIds: []string{"n-1"}, Reason: "bastion host", CreatedAt: timestamppb.New(fixedTime),
+		CreatedBy: "alice", Active: true,
+	}
+}
+
+func (f *fakeAPI) CreateMask(ctx context.Context, req *consolev1.CreateMaskRequest) (*consolev1.Mask, error) {
+	if err := f.record(ctx, "CreateMask", req); err != nil {
+		return nil, err
+	}
+	return testMask(), nil
+}
+
+func (f *fakeAPI) ListMasks(ctx context.Context, req *consolev1.ListMasksRequest) (*consolev1.ListMasksResponse, error) {
+	if err := f.record(ctx, "ListMasks", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.ListMasksResponse{Masks: []*consolev1.Mask{testMask()}}, nil
+}
+
+func (f *fakeAPI) RemoveMask(ctx context.Context, req *consolev1.RemoveMaskRequest) (*consolev1.Mask, error) {
+	if err := f.record(ctx, "RemoveMask", req); err != nil {
+		return nil, err
+	}
+	m := testMask()
+	m.RemovedAt, m.RemovedBy, m.Active = timestamppb.New(fixedTime.Add(time.Hour)), "bob", false
+	return m, nil
+}
+
+func (f *fakeAPI) CompareScans(ctx context.Context, req *consolev1.CompareScansRequest) (*consolev1.ScanComparison, error) {
+	if err := f.record(ctx, "CompareScans", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.ScanComparison{
+		Base: &consolev1.Scan{Id: req.GetBaseScanId()}, Head: &consolev1.Scan{Id: req.GetHeadScanId()},
+		NewlyFailing: []*consolev1.ComparedResult{{ControlId: "ssh-root", BaseStatus: sensorv1.Status_STATUS_PASS, HeadStatus: sensorv1.Status_STATUS_FAIL}},
+		Unchanged:    4,
+	}, nil
+}
+
+func (f *fakeAPI) ListControlHistory(ctx context.Context, req *consolev1.ListControlHistoryRequest) (*consolev1.ListControlHistoryResponse, error) {
+	if err := f.record(ctx, "ListControlHistory", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.ListControlHistoryResponse{Entries: []*consolev1.ControlHistoryEntry{{
+		ScanId: "s-2", ScanState: sensorv1.ScanState_SCAN_STATE_COMPLETE, ScanCreatedAt: timestamppb.New(fixedTime),
+		Resource: "/etc/ssh/sshd_config", Status: sensorv1.Status_STATUS_FAIL, Reason: "PermitRootLogin is yes",
+	}}}, nil
+}
+
+func (f *fakeAPI) ListEnrolmentTokens(ctx context.Context, req *consolev1.ListEnrolmentTokensRequest) (*consolev1.ListEnrolmentTokensResponse, error) {
+	if err := f.record(ctx, "ListEnrolmentTokens", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.ListEnrolmentTokensResponse{Tokens: []*consolev1.EnrolmentToken{{Id: "t-1", Uses: 2, Used: 1}}}, nil
+}
+
+func (f *fakeAPI) RevokeEnrolmentToken(ctx context.Context, req *consolev1.RevokeEnrolmentTokenRequest) (*consolev1.EnrolmentToken, error) {
+	if err := f.record(ctx, "RevokeEnrolmentToken", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.EnrolmentToken{Id: req.GetId(), RevokedAt: timestamppb.New(fixedTime)}, nil
+}
+
+func (f *fakeAPI) CreateAPIToken(ctx context.Context, req *consolev1.CreateAPITokenRequest) (*consolev1.APIToken, error) {
+	if err := f.record(ctx, "CreateAPIToken", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.APIToken{Id: "pat-1", Name: req.GetName(), Role: req.GetRole(), Token: "pat_secret", CreatedAt: timestamppb.New(fixedTime), CreatedBy: "alice"}, nil
+}
+
+func (f *fakeAPI) ListAPITokens(ctx context.Context, req *consolev1.ListAPITokensRequest) (*consolev1.ListAPITokensResponse, error) {
+	if err := f.record(ctx, "ListAPITokens", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.ListAPITokensResponse{Tokens: []*consolev1.APIToken{{Id: "pat-1", Name: "ci", Role: "analyst"}}}, nil
+}
+
+func (f *fakeAPI) RevokeAPIToken(ctx context.Context, req *consolev1.RevokeAPITokenRequest) (*consolev1.APIToken, error) {
+	if err := f.record(ctx, "RevokeAPIToken", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.APIToken{Id: req.GetId(), RevokedAt: timestamppb.New(fixedTime)}, nil
+}
+
+func (f *fakeAPI) CreateUser(ctx context.Context, req *consolev1.CreateUserRequest) (*consolev1.User, error) {
+	if err := f.record(ctx, "CreateUser", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.User{Name: req.GetName(), Role: req.GetRole(), CreatedAt: timestamppb.New(fixedTime)}, nil
+}
+
+func (f *fakeAPI) ListUsers(ctx context.Context, req *consolev1.ListUsersRequest) (*consolev1.ListUsersResponse, error) {
+	if err := f.record(ctx, "ListUsers", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.ListUsersResponse{Users: []*consolev1.User{{Name: "admin", Role: "admin"}}}, nil
+}
+
+func (f *fakeAPI) DeleteUser(ctx context.Context, req *consolev1.DeleteUserRequest) (*consolev1.User, error) {
+	if err := f.record(ctx, "DeleteUser", req); err != nil {
+		return nil, err
+	}
+	return &consolev1.User{Name: req.GetName(), Role: "viewer"}, nil
+}
+
 // newTestHandler returns a handler over api that accepts "Bearer good" as user "alice".
 func newTestHandler(api *fakeAPI) http.Handler {
 	return NewHandler(Config{
@@ -231,7 +349,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "get scan, score absent when n/a", method: "GET", target: "/api/v1/scans/s-9",
 			wantStatus: 200, wantMethod: "GetScan", wantReq: &consolev1.GetScanRequest{ScanId: "s-9"},
-			wantBody: `{"id":"s-9","group_id":"","node_id":"n-1","node_name":"","state":"SCAN_STATE_COMPLETE","benchmark_ids":[],"controls_total":2,"controls_done":2,"results_stored":"3","message":"","created_at":null,"started_at":null,"finished_at":null,"last_heartbeat_at":null,"scores":[{"benchmark_id":"linux-cis","score":50,"pass":1,"fail":1,"info":0,"skip":0,"error":0},{"benchmark_id":"linux-gdpr","pass":0,"fail":0,"info":0,"skip":1,"error":0}],"created_by":""}` + "\n",
+			wantBody: `{"id":"s-9","group_id":"","node_id":"n-1","node_name":"","state":"SCAN_STATE_COMPLETE","benchmark_ids":[],"controls_total":2,"controls_done":2,"results_stored":"3","message":"","created_at":null,"started_at":null,"finished_at":null,"last_heartbeat_at":null,"scores":[{"benchmark_id":"linux-cis","score":50,"pass":1,"fail":1,"info":0,"skip":0,"error":0,"masked":0},{"benchmark_id":"linux-gdpr","pass":0,"fail":0,"info":0,"skip":1,"error":0,"masked":0}],"created_by":""}` + "\n",
 		},
 		{
 			name: "stop scan", method: "POST", target: "/api/v1/scans/s-9/stop",
@@ -245,7 +363,7 @@ func TestRoutes(t *testing.T) {
 				ScanId: "s-9", Benchmark: "cis", Service: "SSH", Severity: "high", PageSize: 2, PageToken: "t",
 				Statuses: []sensorv1.Status{sensorv1.Status_STATUS_FAIL, sensorv1.Status_STATUS_ERROR},
 			},
-			wantBody: `{"results":[{"scan_id":"s-9","node_id":"","control_id":"ssh-root","resource":"","status":"STATUS_FAIL","reason":"","evidence":[],"title":"","severity":"","service":""}],"next_page_token":"","total":"1"}` + "\n",
+			wantBody: `{"results":[{"scan_id":"s-9","node_id":"","control_id":"ssh-root","resource":"","status":"STATUS_FAIL","reason":"","evidence":[],"title":"","severity":"","service":"","mask":null}],"next_page_token":"","total":"1"}` + "\n",
 		},
 		{
 			name: "list results with comma-separated and full status names", method: "GET",
@@ -257,11 +375,104 @@ func TestRoutes(t *testing.T) {
 			name: "create enrolment token", method: "POST", target: "/api/v1/enrolment-tokens",
 			body:       `{"ttl_seconds":600,"uses":3}`,
 			wantStatus: 201, wantMethod: "CreateEnrolmentToken", wantReq: &consolev1.CreateEnrolmentTokenRequest{TtlSeconds: 600, Uses: 3},
-			wantBody: `{"id":"t-1","token":"secret","expires_at":null,"uses":3,"used":0}` + "\n",
+			wantBody: `{"id":"t-1","token":"secret","expires_at":null,"uses":3,"used":0,"created_at":null,"revoked_at":null,"created_by":"","sensor_command":"","daemonset_snippet":""}` + "\n",
 		},
 		{
 			name: "create enrolment token with empty body", method: "POST", target: "/api/v1/enrolment-tokens",
 			wantStatus: 201, wantMethod: "CreateEnrolmentToken", wantReq: &consolev1.CreateEnrolmentTokenRequest{},
+		},
+		{
+			name: "list results with masked, text query and order", method: "GET",
+			target:     "/api/v1/scans/s-9/results?masked=only&q=PermitRoot%20login&order_by=severity",
+			wantStatus: 200, wantMethod: "ListResults",
+			wantReq: &consolev1.ListResultsRequest{ScanId: "s-9", Masked: consolev1.MaskedFilter_MASKED_FILTER_ONLY, Query: "PermitRoot login", OrderBy: "severity"},
+		},
+		{
+			name: "list results masked by full name", method: "GET", target: "/api/v1/scans/s-9/results?masked=MASKED_FILTER_INCLUDE&order_by=status",
+			wantStatus: 200, wantMethod: "ListResults",
+			wantReq: &consolev1.ListResultsRequest{ScanId: "s-9", Masked: consolev1.MaskedFilter_MASKED_FILTER_INCLUDE, OrderBy: "status"},
+		},
+		{
+			name: "list results masked=exclude", method: "GET", target: "/api/v1/scans/s-9/results?masked=exclude&order_by=control",
+			wantStatus: 200, wantMethod: "ListResults",
+			wantReq: &consolev1.ListResultsRequest{ScanId: "s-9", Masked: consolev1.MaskedFilter_MASKED_FILTER_EXCLUDE, OrderBy: "control"},
+		},
+		{
+			name: "get control", method: "GET", target: "/api/v1/controls/ssh-root",
+			wantStatus: 200, wantMethod: "GetControl", wantReq: &consolev1.GetControlRequest{ControlId: "ssh-root"},
+			wantBody: `{"id":"ssh-root","title":"SSH root login is disabled","description":"","rationale":"","remediation":"","severity":"high","service":"SSH","target_type":"linux","references":[{"benchmark_id":"linux-cis","requirement_id":"5.2.7"}]}` + "\n",
+		},
+		{
+			name: "compare scans", method: "GET", target: "/api/v1/compare?base=s-1&head=s-2",
+			wantStatus: 200, wantMethod: "CompareScans", wantReq: &consolev1.CompareScansRequest{BaseScanId: "s-1", HeadScanId: "s-2"},
+		},
+		{
+			name: "control history", method: "GET", target: "/api/v1/nodes/web-1/controls/ssh-root/history?limit=5",
+			wantStatus: 200, wantMethod: "ListControlHistory", wantReq: &consolev1.ListControlHistoryRequest{Node: "web-1", ControlId: "ssh-root", Limit: 5},
+			wantBody: `{"entries":[{"scan_id":"s-2","scan_state":"SCAN_STATE_COMPLETE","scan_created_at":"2025-03-04T05:06:07Z","resource":"/etc/ssh/sshd_config","status":"STATUS_FAIL","reason":"PermitRootLogin is yes"}]}` + "\n",
+		},
+		{
+			name: "control history without limit", method: "GET", target: "/api/v1/nodes/n-1/controls/ssh-root/history",
+			wantStatus: 200, wantMethod: "ListControlHistory", wantReq: &consolev1.ListControlHistoryRequest{Node: "n-1", ControlId: "ssh-root"},
+		},
+		{
+			name: "create mask", method: "POST", target: "/api/v1/masks",
+			body:       `{"control_id":"ssh-root","nodes":["web-1"],"resource":"/etc/ssh/sshd_config","reason":"bastion host","expires_at":"2026-01-02T03:04:05Z"}`,
+			wantStatus: 201, wantMethod: "CreateMask",
+			wantReq: &consolev1.CreateMaskRequest{
+				ControlId: "ssh-root", Nodes: []string{"web-1"}, Resource: "/etc/ssh/sshd_config", Reason: "bastion host",
+				ExpiresAt: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+			},
+			wantBody: `{"id":"m-1","control_id":"ssh-root","node_ids":["n-1"],"resource":"","reason":"bastion host","created_at":"2025-03-04T05:06:07Z","created_by":"alice","expires_at":null,"removed_at":null,"removed_by":"","active":true}` + "\n",
+		},
+		{
+			name: "list masks", method: "GET", target: "/api/v1/masks?control_id=ssh-root&node=web-1&include_inactive=true",
+			wantStatus: 200, wantMethod: "ListMasks", wantReq: &consolev1.ListMasksRequest{ControlId: "ssh-root", Node: "web-1", IncludeInactive: true},
+		},
+		{
+			name: "list masks without filters", method: "GET", target: "/api/v1/masks",
+			wantStatus: 200, wantMethod: "ListMasks", wantReq: &consolev1.ListMasksRequest{},
+		},
+		{
+			name: "remove mask", method: "DELETE", target: "/api/v1/masks/m-1",
+			wantStatus: 200, wantMethod: "RemoveMask", wantReq: &consolev1.RemoveMaskRequest{MaskId: "m-1"},
+			wantBody: `{"id":"m-1","control_id":"ssh-root","node_ids":["n-1"],"resource":"","reason":"bastion host","created_at":"2025-03-04T05:06:07Z","created_by":"alice","expires_at":null,"removed_at":"2025-03-04T06:06:07Z","removed_by":"bob","active":false}` + "\n",
+		},
+		{
+			name: "list enrolment tokens", method: "GET", target: "/api/v1/enrolment-tokens",
+			wantStatus: 200, wantMethod: "ListEnrolmentTokens", wantReq: &consolev1.ListEnrolmentTokensRequest{},
+			wantBody: `{"tokens":[{"id":"t-1","token":"","expires_at":null,"uses":2,"used":1,"created_at":null,"revoked_at":null,"created_by":"","sensor_command":"","daemonset_snippet":""}]}` + "\n",
+		},
+		{
+			name: "revoke enrolment token", method: "POST", target: "/api/v1/enrolment-tokens/t-1/revoke",
+			wantStatus: 200, wantMethod: "RevokeEnrolmentToken", wantReq: &consolev1.RevokeEnrolmentTokenRequest{Id: "t-1"},
+		},
+		{
+			name: "create API token", method: "POST", target: "/api/v1/api-tokens", body: `{"name":"ci","role":"analyst","ttl_seconds":86400}`,
+			wantStatus: 201, wantMethod: "CreateAPIToken", wantReq: &consolev1.CreateAPITokenRequest{Name: "ci", Role: "analyst", TtlSeconds: 86400},
+			wantBody: `{"id":"pat-1","name":"ci","role":"analyst","token":"pat_secret","created_at":"2025-03-04T05:06:07Z","expires_at":null,"revoked_at":null,"created_by":"alice"}` + "\n",
+		},
+		{
+			name: "list API tokens", method: "GET", target: "/api/v1/api-tokens",
+			wantStatus: 200, wantMethod: "ListAPITokens", wantReq: &consolev1.ListAPITokensRequest{},
+		},
+		{
+			name: "revoke API token", method: "POST", target: "/api/v1/api-tokens/pat-1/revoke",
+			wantStatus: 200, wantMethod: "RevokeAPIToken", wantReq: &consolev1.RevokeAPITokenRequest{Id: "pat-1"},
+		},
+		{
+			name: "create user", method: "POST", target: "/api/v1/users", body: `{"name":"carol","role":"viewer","password":"a long enough password"}`,
+			wantStatus: 201, wantMethod: "CreateUser", wantReq: &consolev1.CreateUserRequest{Name: "carol", Role: "viewer", Password: "a long enough password"},
+			wantBody: `{"name":"carol","role":"viewer","created_at":"2025-03-04T05:06:07Z"}` + "\n",
+		},
+		{
+			name: "list users", method: "GET", target: "/api/v1/users",
+			wantStatus: 200, wantMethod: "ListUsers", wantReq: &consolev1.ListUsersRequest{},
+			wantBody: `{"users":[{"name":"admin","role":"admin","created_at":null}]}` + "\n",
+		},
+		{
+			name: "delete user", method: "DELETE", target: "/api/v1/users/carol",
+			wantStatus: 200, wantMethod: "DeleteUser", wantReq: &consolev1.DeleteUserRequest{Name: "carol"},
 		},
 	}
 	for _, tt := range tests {
@@ -409,6 +620,82 @@ func TestBadInputNeverReachesAPI(t *testing.T) {
 			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `malformed query string: invalid URL escape "%zz"`,
 		},
 		{
+			name: "bogus masked filter", method: "GET", target: "/api/v1/scans/s-1/results?masked=maybe",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `query parameter masked is "maybe"; want one of exclude, only, include`,
+		},
+		{
+			name: "unspecified masked filter", method: "GET", target: "/api/v1/scans/s-1/results?masked=MASKED_FILTER_UNSPECIFIED",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `query parameter masked is "MASKED_FILTER_UNSPECIFIED"; want one of exclude, only, include`,
+		},
+		{
+			name: "bogus order", method: "GET", target: "/api/v1/scans/s-1/results?order_by=name",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `query parameter order_by is "name"; want one of control, severity, status`,
+		},
+		{
+			name: "repeated text query", method: "GET", target: "/api/v1/scans/s-1/results?q=a&q=b",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: "query parameter q is given 2 times; give it once",
+		},
+		{
+			name: "compare without head", method: "GET", target: "/api/v1/compare?base=s-1",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: "query parameters base and head are both required: the ids of the two scans to compare",
+		},
+		{
+			name: "compare with unknown parameter", method: "GET", target: "/api/v1/compare?base=s-1&head=s-2&node=x",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `unknown query parameter "node" (want one of base, head)`,
+		},
+		{
+			name: "negative history limit", method: "GET", target: "/api/v1/nodes/web-1/controls/ssh-root/history?limit=-3",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `query parameter limit is "-3"; want a whole number from 0 to 4294967295`,
+		},
+		{
+			name: "bogus include_inactive", method: "GET", target: "/api/v1/masks?include_inactive=maybe",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `query parameter include_inactive is "maybe"; want true or false`,
+		},
+		{
+			name: "mask with unknown field", method: "POST", target: "/api/v1/masks", contentType: "application/json", body: `{"control":"ssh-root"}`,
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: "invalid JSON request body: ", wantPrefix: true,
+		},
+		{
+			name: "mask with bad expiry", method: "POST", target: "/api/v1/masks", contentType: "application/json", body: `{"control_id":"ssh-root","expires_at":"tomorrow"}`,
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: "invalid JSON request body: ", wantPrefix: true,
+		},
+		{
+			name: "user as form", method: "POST", target: "/api/v1/users", contentType: "application/x-www-form-urlencoded", body: "name=x",
+			wantStatus: 415, wantCode: "INVALID_ARGUMENT", wantMessage: `request body has Content-Type "application/x-www-form-urlencoded"; send application/json`,
+		},
+		{
+			name: "API token with negative lifetime", method: "POST", target: "/api/v1/api-tokens", contentType: "application/json", body: `{"name":"ci","ttl_seconds":-1}`,
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: "invalid JSON request body: ", wantPrefix: true,
+		},
+		{
+			name: "query parameter on revoke", method: "POST", target: "/api/v1/api-tokens/pat-1/revoke?force=1",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `unknown query parameter "force"; this route takes none`,
+		},
+		{
+			name: "export without format", method: "GET", target: "/api/v1/scans/s-1/export",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: "query parameter format: no export format given (want one of csv, json, sarif, html)",
+		},
+		{
+			name: "export in an unknown format", method: "GET", target: "/api/v1/scans/s-1/export?format=pdf",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `query parameter format: unknown export format "pdf" (want one of csv, json, sarif, html)`,
+		},
+		{
+			name: "export with unknown parameter", method: "GET", target: "/api/v1/scans/s-1/export?format=csv&masked=only",
+			wantStatus: 400, wantCode: "INVALID_ARGUMENT", wantMessage: `unknown query parameter "masked" (want one of format)`,
+		},
+		{
+			name: "delete on the mask list", method: "DELETE", target: "/api/v1/masks",
+			wantStatus: 405, wantCode: "UNIMPLEMENTED", wantMessage: "method DELETE is not allowed on /api/v1/masks (allowed: GET, HEAD, POST)",
+		},
+		{
+			name: "revoke by GET", method: "GET", target: "/api/v1/enrolment-tokens/t-1/revoke",
+			wantStatus: 405, wantCode: "UNIMPLEMENTED", wantMessage: "method GET is not allowed on /api/v1/enrolment-tokens/t-1/revoke (allowed: POST)",
+		},
+		{
+			name: "put on a user", method: "PUT", target: "/api/v1/users/carol",
+			wantStatus: 405, wantCode: "UNIMPLEMENTED", wantMessage: "method PUT is not allowed on /api/v1/users/carol (allowed: DELETE)",
+		},
+		{
 			name: "unknown route", method: "GET", target: "/api/v1/widgets",
 			wantStatus: 404, wantCode: "NOT_FOUND", wantMessage: "no API route GET /api/v1/widgets; see GET /api/v1/openapi.json for the routes",
 		},
@@ -541,7 +828,14 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi = %q; want 3.x", doc.OpenAPI)
 	}
-	want := map[string]bool{"get /api/v1/openapi.json": true}
+	// The document itself and the session endpoints, which package auth serves beside this
+	// handler, are described but are not in the routing table.
+	want := map[string]bool{
+		"get /api/v1/openapi.json": true,
+		"post /api/v1/session":     true,
+		"get /api/v1/session":      true,
+		"delete /api/v1/session":   true,
+	}
 	for _, rt := range (&handler{}).routes() {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		want[strings.ToLower(method)+" "+path] = true
@@ -607,4 +901,157 @@ func resolves(root any, ref string) bool {
 		}
 	}
 	return true
+}
+
+func TestAuthenticateForbidden(t *testing.T) {
+	api := &fakeAPI{}
+	h := NewHandler(Config{
+		API: api,
+		Authenticate: func(*http.Request) (context.Context, error) {
+			return nil, status.Error(codes.PermissionDenied, "missing or invalid CSRF token")
+		},
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/scans", strings.NewReader(`{}`)))
+	want := `{"error":{"code":"PERMISSION_DENIED","message":"missing or invalid CSRF token"}}` + "\n"
+	if rec.Code != 403 || rec.Body.String() != want {
+		t.Errorf("got %d %s; want 403 %s", rec.Code, rec.Body, want)
+	}
+	if got := rec.Header().Get("WWW-Authenticate"); got != "" {
+		t.Errorf("WWW-Authenticate = %q on a 403; want none", got)
+	}
+	if calls := api.recorded(); len(calls) != 0 {
+		t.Errorf("API was called: %v", calls)
+	}
+}
+
+func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	h := newTestHandler(&fakeAPI{})
+	for _, tt := range []struct {
+		name, method, target, auth string
+		wantStatus                 int
+	}{
+		{"data", "GET", "/api/v1/nodes", "Bearer good", 200},
+		{"unauthenticated", "GET", "/api/v1/nodes", "", 401},
+		{"unknown route", "GET", "/api/v1/widgets", "Bearer good", 404},
+		{"bad input", "GET", "/api/v1/nodes?x=1", "Bearer good", 400},
+		{"export", "GET", "/api/v1/scans/s-9/export?format=csv", "Bearer good", 200},
+		{"OpenAPI document", "GET", "/api/v1/openapi.json", "Bearer good", 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.target, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d; want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q; want no-store", got)
+			}
+			if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q; want nosniff", got)
+			}
+		})
+	}
+}
+
+// TestExportRoute checks the route's headers and the calls it makes; the formats themselves
+// are tested in package export.
+func TestExportRoute(t *testing.T) {
+	tests := []struct {
+		format, contentType, filename string
+	}{
+		{"csv", "text/csv; charset=utf-8", "palisade-scan-s-9.csv"},
+		{"json", "application/json", "palisade-scan-s-9.json"},
+		{"sarif", "application/sarif+json", "palisade-scan-s-9.sarif"},
+		{"html", "text/html; charset=utf-8", "palisade-scan-s-9.html"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			api := &fakeAPI{}
+			rec := do(newTestHandler(api), "GET", "/api/v1/scans/s-9/export?format="+tt.format, "", "")
+			if rec.Code != 200 {
+				t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
+			}
+			if got := rec.Header().Get("Content-Type"); got != tt.contentType {
+				t.Errorf("Content-Type = %q; want %q", got, tt.contentType)
+			}
+			if got, want := rec.Header().Get("Content-Disposition"), "attachment; filename="+tt.filename; got != want {
+				t.Errorf("Content-Disposition = %q; want %q", got, want)
+			}
+			if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want {
+				t.Errorf("Content-Length = %q; want %q", got, want)
+			}
+			wantCSP := ""
+			if tt.format == "html" {
+				wantCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+			}
+			if got := rec.Header().Get("Content-Security-Policy"); got != wantCSP {
+				t.Errorf("Content-Security-Policy = %q; want %q", got, wantCSP)
+			}
+			var methods []string
+			for _, c := range api.recorded() {
+				methods = append(methods, c.method)
+				if c.user != "alice" {
+					t.Errorf("%s ran as %q; want alice", c.method, c.user)
+				}
+			}
+			want := "GetScan GetNode ListBenchmarks ListResults GetControl ListMasks"
+			if got := strings.Join(methods, " "); got != want {
+				t.Errorf("API calls %s; want %s", got, want)
+			}
+			calls := api.recorded()
+			wantResults := &consolev1.ListResultsRequest{ScanId: "s-9", Masked: consolev1.MaskedFilter_MASKED_FILTER_INCLUDE, PageSize: 5000}
+			if !proto.Equal(calls[3].req, wantResults) {
+				t.Errorf("ListResults(%v); want %v", calls[3].req, wantResults)
+			}
+			if want := (&consolev1.ListMasksRequest{Node: "n-1"}); !proto.Equal(calls[5].req, want) {
+				t.Errorf("ListMasks(%v); want %v", calls[5].req, want)
+			}
+		})
+	}
+	t.Run("csv body", func(t *testing.T) {
+		rec := do(newTestHandler(&fakeAPI{}), "GET", "/api/v1/scans/s-9/export?format=csv", "", "")
+		want := "scan_id,node,control_id,title,benchmarks,severity,service,status,resource,reason,masked,mask_reason,mask_by,mask_until,evidence\n" +
+			"s-9,web-1,ssh-root,,,,,fail,,,false,,,,\n"
+		if rec.Body.String() != want {
+			t.Errorf("body =\n%s\nwant\n%s", rec.Body, want)
+		}
+	})
+	t.Run("unknown scan", func(t *testing.T) {
+		api := &fakeAPI{err: status.Error(codes.NotFound, `scan "s-404" not found`)}
+		rec := do(newTestHandler(api), "GET", "/api/v1/scans/s-404/export?format=html", "", "")
+		want := `{"error":{"code":"NOT_FOUND","message":"scan \"s-404\" not found"}}` + "\n"
+		if rec.Code != 404 || rec.Body.String() != want {
+			t.Errorf("got %d %s; want 404 %s", rec.Code, rec.Body, want)
+		}
+		if got := rec.Header().Get("Content-Disposition"); got != "" {
+			t.Errorf("Content-Disposition = %q on an error", got)
+		}
+	})
+}
+
+// TestEveryRouteNeedsCredentials sends every route of the routing table without credentials:
+// each must answer 401 without calling the API.
+func TestEveryRouteNeedsCredentials(t *testing.T) {
+	fill := strings.NewReplacer("{id}", "x-1", "{node}", "web-1", "{control}", "ssh-root", "{name}", "carol")
+	for _, rt := range append((&handler{}).routes(), route{pattern: "GET /api/v1/openapi.json"}) {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		t.Run(rt.pattern, func(t *testing.T) {
+			api := &fakeAPI{}
+			req := httptest.NewRequest(method, fill.Replace(path), strings.NewReader(`{}`))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			newTestHandler(api).ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("status = %d; want 401", rec.Code)
+			}
+			if calls := api.recorded(); len(calls) != 0 {
+				t.Errorf("API was called: %v", calls)
+			}
+		})
+	}
 }

@@ -1,15 +1,20 @@
 package rest
 
 import (
+	"bytes"
 	"context"
+	"mime"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/palisadehq/palisade/console/internal/export"
 	"github.com/palisadehq/palisade/pkg/posture"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -122,11 +127,20 @@ func (h *handler) stopScan(ctx context.Context, _ http.ResponseWriter, r *http.R
 }
 
 func (h *handler) listResults(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
-	q, err := parseQuery(r, "benchmark", "status", "service", "severity", "page_size", "page_token")
+	q, err := parseQuery(r, "benchmark", "status", "service", "severity", "masked", "q", "order_by", "page_size", "page_token")
 	if err != nil {
 		return nil, err
 	}
 	req := &consolev1.ListResultsRequest{ScanId: r.PathValue("id")}
+	if req.Masked, err = q.maskedFilter(); err != nil {
+		return nil, err
+	}
+	if req.Query, err = q.single("q"); err != nil {
+		return nil, err
+	}
+	if req.OrderBy, err = q.oneOf("order_by", "control", "severity", "status"); err != nil {
+		return nil, err
+	}
 	if req.Benchmark, err = q.single("benchmark"); err != nil {
 		return nil, err
 	}
@@ -176,6 +190,181 @@ func (h *handler) createEnrolmentToken(ctx context.Context, w http.ResponseWrite
 		return nil, err
 	}
 	return h.api.CreateEnrolmentToken(ctx, req)
+}
+
+func (h *handler) listEnrolmentTokens(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.ListEnrolmentTokens(ctx, &consolev1.ListEnrolmentTokensRequest{})
+}
+
+func (h *handler) revokeEnrolmentToken(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.RevokeEnrolmentToken(ctx, &consolev1.RevokeEnrolmentTokenRequest{Id: r.PathValue("id")})
+}
+
+func (h *handler) getControl(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.GetControl(ctx, &consolev1.GetControlRequest{ControlId: r.PathValue("id")})
+}
+
+func (h *handler) compareScans(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "base", "head")
+	if err != nil {
+		return nil, err
+	}
+	req := &consolev1.CompareScansRequest{}
+	if req.BaseScanId, err = q.single("base"); err != nil {
+		return nil, err
+	}
+	if req.HeadScanId, err = q.single("head"); err != nil {
+		return nil, err
+	}
+	if req.BaseScanId == "" || req.HeadScanId == "" {
+		return nil, badRequest("query parameters base and head are both required: the ids of the two scans to compare")
+	}
+	return h.api.CompareScans(ctx, req)
+}
+
+func (h *handler) listControlHistory(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "limit")
+	if err != nil {
+		return nil, err
+	}
+	limit, err := q.uint32("limit")
+	if err != nil {
+		return nil, err
+	}
+	return h.api.ListControlHistory(ctx, &consolev1.ListControlHistoryRequest{
+		Node: r.PathValue("node"), ControlId: r.PathValue("control"), Limit: limit,
+	})
+}
+
+func (h *handler) createMask(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	req := &consolev1.CreateMaskRequest{}
+	if err := decodeBody(w, r, req); err != nil {
+		return nil, err
+	}
+	return h.api.CreateMask(ctx, req)
+}
+
+func (h *handler) listMasks(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "control_id", "node", "include_inactive")
+	if err != nil {
+		return nil, err
+	}
+	req := &consolev1.ListMasksRequest{}
+	if req.ControlId, err = q.single("control_id"); err != nil {
+		return nil, err
+	}
+	if req.Node, err = q.single("node"); err != nil {
+		return nil, err
+	}
+	if req.IncludeInactive, err = q.boolean("include_inactive"); err != nil {
+		return nil, err
+	}
+	return h.api.ListMasks(ctx, req)
+}
+
+func (h *handler) removeMask(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.RemoveMask(ctx, &consolev1.RemoveMaskRequest{MaskId: r.PathValue("id")})
+}
+
+func (h *handler) createAPIToken(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	req := &consolev1.CreateAPITokenRequest{}
+	if err := decodeBody(w, r, req); err != nil {
+		return nil, err
+	}
+	return h.api.CreateAPIToken(ctx, req)
+}
+
+func (h *handler) listAPITokens(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.ListAPITokens(ctx, &consolev1.ListAPITokensRequest{})
+}
+
+func (h *handler) revokeAPIToken(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.RevokeAPIToken(ctx, &consolev1.RevokeAPITokenRequest{Id: r.PathValue("id")})
+}
+
+func (h *handler) createUser(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	req := &consolev1.CreateUserRequest{}
+	if err := decodeBody(w, r, req); err != nil {
+		return nil, err
+	}
+	return h.api.CreateUser(ctx, req)
+}
+
+func (h *handler) listUsers(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.ListUsers(ctx, &consolev1.ListUsersRequest{})
+}
+
+func (h *handler) deleteUser(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	return h.api.DeleteUser(ctx, &consolev1.DeleteUserRequest{Name: r.PathValue("name")})
+}
+
+// exportScan writes a scan as a file (export.Formats) for download. The whole file is
+// rendered before anything is sent, so a failure is still answered as a JSON error.
+func (h *handler) exportScan(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+	q, err := parseQuery(r, "format")
+	if err != nil {
+		return nil, err
+	}
+	name, err := q.single("format")
+	if err != nil {
+		return nil, err
+	}
+	format, err := export.ParseFormat(name)
+	if err != nil {
+		return nil, badRequest("query parameter format: %v", err)
+	}
+	rep, err := export.Load(ctx, h.api, r.PathValue("id"), h.now())
+	if err != nil {
+		return nil, err
+	}
+	var body bytes.Buffer
+	if err := export.Write(&body, format, rep); err != nil {
+		return nil, status.Errorf(codes.Internal, "rendering the %s export failed: %v", format, err)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", format.ContentType())
+	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": export.Filename(rep.Scan.GetId(), format)}))
+	hdr.Set("Content-Length", strconv.Itoa(body.Len()))
+	if format == export.HTML {
+		// The report is self-contained: nothing may load or run in it.
+		hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body.Bytes())
+	return nil, nil
 }
 
 // query is a request's parsed query string.
@@ -253,16 +442,50 @@ func (q query) boolean(name string) (bool, error) {
 }
 
 // pageSize returns the page_size parameter (0, the server's default, when absent).
-func (q query) pageSize() (uint32, error) {
-	v, err := q.single("page_size")
+func (q query) pageSize() (uint32, error) { return q.uint32("page_size") }
+
+// uint32 returns a whole-number parameter (0 when absent).
+func (q query) uint32(name string) (uint32, error) {
+	v, err := q.single(name)
 	if err != nil || v == "" {
 		return 0, err
 	}
 	n, err := strconv.ParseUint(v, 10, 32)
 	if err != nil {
-		return 0, badRequest("query parameter page_size is %q; want a whole number from 0 to %d", v, uint32(1<<32-1))
+		return 0, badRequest("query parameter %s is %q; want a whole number from 0 to %d", name, v, uint32(1<<32-1))
 	}
 	return uint32(n), nil
+}
+
+// oneOf returns a parameter that must be one of the given words ("" when absent).
+func (q query) oneOf(name string, words ...string) (string, error) {
+	v, err := q.single(name)
+	if err != nil || v == "" {
+		return "", err
+	}
+	for _, w := range words {
+		if v == w {
+			return v, nil
+		}
+	}
+	return "", badRequest("query parameter %s is %q; want one of %s", name, v, strings.Join(words, ", "))
+}
+
+// maskedFilter returns the masked parameter: exclude, only or include, or the full enum
+// name (MASKED_FILTER_ONLY); unspecified when absent.
+func (q query) maskedFilter() (consolev1.MaskedFilter, error) {
+	v, err := q.single("masked")
+	if err != nil || v == "" {
+		return consolev1.MaskedFilter_MASKED_FILTER_UNSPECIFIED, err
+	}
+	upper := strings.ToUpper(v)
+	if n, ok := consolev1.MaskedFilter_value[upper]; ok && n != 0 {
+		return consolev1.MaskedFilter(n), nil
+	}
+	if n, ok := consolev1.MaskedFilter_value["MASKED_FILTER_"+upper]; ok && n != 0 {
+		return consolev1.MaskedFilter(n), nil
+	}
+	return 0, badRequest("query parameter masked is %q; want one of exclude, only, include", v)
 }
 
 // parseStatus reads a result status the way people and the JSON API write it: "fail",

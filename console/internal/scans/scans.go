@@ -1,7 +1,8 @@
 // Package scans owns the scan lifecycle on the console: starting scans (one per target node,
 // sharing a group id), dispatching their jobs, taking progress and heartbeats, ingesting result
-// batches, computing scores at completion, stopping, and timing out scans whose sensor went
-// quiet or whose node never took the job.
+// batches, computing scores at completion (and again when a mask is created, removed or
+// expires), stopping, and timing out scans whose sensor went quiet or whose node never took
+// the job.
 package scans
 
 import (
@@ -91,9 +92,14 @@ type Manager struct {
 	cfg Config
 	log *zap.Logger
 
-	// mu guards controls, the per-scan control sets cached for ingest.
-	mu       sync.Mutex
-	controls map[string]map[string]store.ScanControl
+	// mu guards controls, the per-scan control sets cached for ingest, and masksCheckedAt,
+	// the time up to which expired masks have had their scans rescored.
+	mu             sync.Mutex
+	controls       map[string]map[string]store.ScanControl
+	masksCheckedAt time.Time
+
+	// rescoreMu serialises Rescore.
+	rescoreMu sync.Mutex
 
 	batches *prometheus.CounterVec // by outcome: stored, duplicate, rejected
 	results prometheus.Counter
@@ -526,16 +532,16 @@ func (m *Manager) complete(ctx context.Context, scanID string, resultsTotal uint
 	if uint64(sc.ResultsStored) < resultsTotal {
 		return fmt.Errorf("%w: final batch says %d results but %d are stored; resend the missing batches", ErrInvalid, resultsTotal, sc.ResultsStored)
 	}
-	counts, err := m.cfg.Store.StatusCounts(ctx, scanID)
+	now := m.cfg.Now().UTC()
+	scores, err := m.score(ctx, sc, ctls, now)
 	if err != nil {
 		return err
 	}
-	scores := ScoreBenchmarks(sc.BenchmarkIDs, ctls, counts)
 	total := max(sc.ControlsTotal, len(ctls))
-	if err := m.cfg.Store.RecordProgress(ctx, scanID, total, total, m.cfg.Now().UTC()); err != nil {
+	if err := m.cfg.Store.RecordProgress(ctx, scanID, total, total, now); err != nil {
 		return err
 	}
-	if _, err := m.cfg.Store.CompleteScan(ctx, scanID, scores, m.cfg.Now().UTC()); err != nil {
+	if _, err := m.cfg.Store.CompleteScan(ctx, scanID, scores, now); err != nil {
 		if errors.Is(err, store.ErrBadTransition) {
 			return fmt.Errorf("%w: scan %s is no longer running", ErrInvalid, scanID)
 		}
@@ -546,8 +552,19 @@ func (m *Manager) complete(ctx context.Context, scanID string, resultsTotal uint
 	return nil
 }
 
-// ScoreBenchmarks sums each benchmark's control counts and returns the scores in benchmark
-// order. It is the one place scores are computed from results.
+// score computes a scan's scores from its stored results, leaving out those covered by a mask
+// active at now. Completion and rescoring both come through here.
+func (m *Manager) score(ctx context.Context, sc store.Scan, ctls map[string]store.ScanControl, now time.Time) ([]store.Score, error) {
+	counts, err := m.cfg.Store.StatusCounts(ctx, sc.ID, now)
+	if err != nil {
+		return nil, fmt.Errorf("count results of scan %s: %w", sc.ID, err)
+	}
+	return ScoreBenchmarks(sc.BenchmarkIDs, ctls, counts), nil
+}
+
+// ScoreBenchmarks sums each benchmark's control counts (masked results included, in Masked)
+// and returns the scores in benchmark order. It is the one place scores are computed from
+// counts.
 func ScoreBenchmarks(benchmarkIDs []string, ctls map[string]store.ScanControl, counts map[string]posture.Counts) []store.Score {
 	scores := make([]store.Score, 0, len(benchmarkIDs))
 	for _, bid := range benchmarkIDs {
@@ -586,7 +603,7 @@ func (m *Manager) forget(scanID string) {
 }
 
 // Sweep times out running scans without a recent heartbeat and scans whose job was not taken
-// before it expired.
+// before it expired, and recounts the scores of scans whose masks have expired.
 func (m *Manager) Sweep(ctx context.Context) error {
 	now := m.cfg.Now().UTC()
 	stale, err := m.cfg.Store.StaleScans(ctx, now.Add(-m.cfg.HeartbeatTimeout), now.Add(-m.cfg.JobExpiry))
@@ -606,7 +623,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		_ = m.cfg.Dispatcher.PublishCommand(ctx, sc.NodeID, &sensorv1.Command{ScanId: sc.ID, Action: sensorv1.Command_ACTION_STOP})
 		m.log.Info("scan timed out", zap.String("scan", sc.ID), zap.String("reason", msg))
 	}
-	return nil
+	return m.rescoreExpired(ctx, now)
 }
 
 // sweepLease is the lease that lets one replica at a time sweep.

@@ -146,3 +146,40 @@ func TestRetentionKeepsLatest(t *testing.T) {
 		t.Fatalf("scans left %+v; want the two newest", page.Scans)
 	}
 }
+
+func TestRescoreSkipsScansNotComplete(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	m, err := New(Config{Store: st, Catalog: cat, Dispatcher: &recordingDispatcher{}, Now: func() time.Time { return now }, ReplicaID: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokHash := []byte("0123456789abcdef0123456789abcdef")
+	if err := st.CreateEnrolToken(ctx, store.EnrolToken{ID: "t", Hash: tokHash, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Uses: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnrolNode(ctx, tokHash, store.Node{ID: "n1", Name: "n1", TargetType: posture.Linux, EnrolledAt: now, LastSeenAt: now}, now); err != nil {
+		t.Fatal(err)
+	}
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A dispatched scan and a scan that is gone (pruned) are left alone.
+	if err := m.Rescore(ctx, []string{started[0].ID, "scn_gone", started[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	scores, err := st.Scores(ctx, started[0].ID)
+	if err != nil || len(scores) != 0 {
+		t.Fatalf("scores of a dispatched scan after Rescore: %v, %v; want none", scores, err)
+	}
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/palisadehq/palisade/console/internal/store"
 	"github.com/palisadehq/palisade/console/internal/store/postgres"
 	"github.com/palisadehq/palisade/console/internal/store/sqlite"
+	"github.com/palisadehq/palisade/console/internal/web"
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
@@ -53,8 +54,12 @@ type Config struct {
 	DataDir string
 	// GRPCAddr is where sensors and automation connect (TLS).
 	GRPCAddr string
-	// HTTPAddr serves REST/JSON, /healthz and /metrics.
+	// HTTPAddr serves the web UI, REST/JSON, /healthz and /metrics.
 	HTTPAddr string
+	// HTTPCertFile and HTTPKeyFile, both or neither, make the HTTP listener serve HTTPS
+	// (TLS 1.2 or later) with this PEM certificate chain and key.
+	HTTPCertFile string
+	HTTPKeyFile  string
 	// NATSAddr is where the embedded NATS server listens for sensors.
 	NATSAddr string
 	// NATSAdvertise are the NATS URLs handed to sensors; by default the listen address with
@@ -109,6 +114,9 @@ type Info struct {
 	DataDir  string
 	GRPCAddr string
 	HTTPAddr string
+	// HTTPURL is the web console's base URL: https://<HTTPAddr> with a certificate, else
+	// http://<HTTPAddr>.
+	HTTPURL  string
 	NATSURLs []string
 	// AdminPassword is set only on the first start, when the admin user is created.
 	AdminPassword string
@@ -143,6 +151,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	httpTLS, err := loadHTTPTLS(cfg.HTTPCertFile, cfg.HTTPKeyFile)
+	if err != nil {
+		return err
 	}
 	cat, err := catalog.Default()
 	if err != nil {
@@ -209,7 +221,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	apiSrv, err := api.New(api.Config{
-		Store: st, Catalog: cat, Scans: mgr,
+		Store: st, Catalog: cat, Scans: mgr, SensorAddr: sensorAddr(grpcLis.Addr(), ca.ServerCertificate().Leaf.DNSNames),
 		NewEnrolToken: func() (string, []byte, error) { return enrolment.NewToken(ca.CAFingerprint()) },
 	})
 	if err != nil {
@@ -235,6 +247,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 	info := Info{DataDir: cfg.DataDir, GRPCAddr: dialable(grpcLis.Addr()), HTTPAddr: dialable(httpLis.Addr()),
 		NATSURLs: b.URLs(), CAFingerprint: ca.CAFingerprint(), CatalogVersion: cat.Version()}
+	info.HTTPURL = "http://" + info.HTTPAddr
+	if httpTLS != nil {
+		info.HTTPURL = "https://" + info.HTTPAddr
+	}
 	if info.AdminPassword, info.CLIToken, err = bootstrap(ctx, st, cfg.DataDir); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -254,33 +270,32 @@ func Run(ctx context.Context, cfg Config) error {
 	sensorv1.RegisterSensorServiceServer(grpcSrv, sensorSrv)
 	consolev1.RegisterConsoleServiceServer(grpcSrv, apiSrv)
 
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", rest.NewHandler(rest.Config{
-		API: apiSrv, Logger: log.Named("rest"),
-		Authenticate: func(r *http.Request) (context.Context, error) {
-			p, err := authn.Bearer(r.Context(), r.Header.Get("Authorization"))
-			if err != nil {
-				return nil, err
-			}
-			return auth.WithPrincipal(r.Context(), p), nil
-		},
-	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	sessions, err := auth.NewSessions(auth.SessionConfig{Store: st, Tokens: authn, Logger: log.Named("sessions")})
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           httpHandler(apiSrv, sessions, reg, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         httpTLS,
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return grpcSrv.Serve(grpcLis) })
 	g.Go(func() error {
-		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if httpTLS != nil {
+			err = httpSrv.ServeTLS(httpLis, "", "")
+		} else {
+			err = httpSrv.Serve(httpLis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
 	g.Go(func() error { return mgr.Run(gctx) })
+	g.Go(func() error { return sessions.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -296,7 +311,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return nil
 	})
-	log.Info("console ready", zap.String("grpc", info.GRPCAddr), zap.String("http", info.HTTPAddr), zap.Strings("nats", info.NATSURLs))
+	log.Info("console ready", zap.String("grpc", info.GRPCAddr), zap.String("http", info.HTTPURL), zap.Strings("nats", info.NATSURLs))
 	if cfg.OnReady != nil {
 		cfg.OnReady(info)
 	}
@@ -306,6 +321,60 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	}
 	return err
+}
+
+// httpHandler routes the HTTP listener: the session endpoints, the REST API, health,
+// metrics, and the web UI for every other path.
+func httpHandler(apiSrv consolev1.ConsoleServiceServer, sessions *auth.Sessions, metrics prometheus.Gatherer, log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(auth.SessionPath, sessions.Handler())
+	mux.Handle(rest.Prefix, rest.NewHandler(rest.Config{
+		API: apiSrv, Logger: log.Named("rest"),
+		Authenticate: func(r *http.Request) (context.Context, error) {
+			p, err := sessions.Authenticate(r)
+			if err != nil {
+				return nil, httpAuthError(log, err)
+			}
+			return auth.WithPrincipal(r.Context(), p), nil
+		},
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.Handle("/", web.Handler())
+	return mux
+}
+
+// httpAuthError turns a failed HTTP authentication into the status error package rest
+// answers with: 403 for a missing CSRF token, 500 when the credentials could not be
+// checked, 401 otherwise.
+func httpAuthError(log *zap.Logger, err error) error {
+	switch {
+	case errors.Is(err, auth.ErrCSRF):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	default:
+		log.Error("checking HTTP credentials failed", zap.Error(err))
+		return status.Error(codes.Internal, "checking the credentials failed; see the console log")
+	}
+}
+
+// loadHTTPTLS loads the HTTPS certificate and key, both or neither (nil: plain HTTP).
+func loadHTTPTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("HTTPS needs both --http-cert-file and --http-key-file; give both, or neither for plain HTTP")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load the HTTPS certificate (--http-cert-file %s, --http-key-file %s): %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 // openStore opens PostgreSQL when a database URL is given, else the SQLite file in the data
@@ -344,6 +413,26 @@ func dialable(a net.Addr) string {
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// sensorAddr is the gRPC address sensors are told to dial: the listen host when it is a
+// specific one, else the first name of the server certificate other than localhost (the
+// --host names, or this machine's name), else 127.0.0.1; with the listener's port.
+func sensorAddr(a net.Addr, certDNS []string) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		for _, d := range certDNS {
+			if d != "localhost" {
+				host = d
+				break
+			}
+		}
 	}
 	return net.JoinHostPort(host, port)
 }

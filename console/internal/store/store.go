@@ -53,6 +53,40 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, name string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// DeleteUser deletes a user and every session of theirs (ErrNotFound when unknown).
+	DeleteUser(ctx context.Context, name string) error
+
+	// CreateSession stores a web console session; only the SHA-256 of its cookie is stored. A
+	// taken hash is ErrConflict, an unknown user ErrNotFound.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession finds a session by the SHA-256 of its cookie (ErrNotFound when unknown).
+	// Callers check ExpiresAt.
+	GetSession(ctx context.Context, hash []byte) (Session, error)
+	// DeleteSession signs a session out; deleting an unknown one is not an error.
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteExpiredSessions removes sessions that expired at or before now and returns how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// CreateMask stores a mask (ErrConflict when the id exists).
+	CreateMask(ctx context.Context, m Mask) error
+	GetMask(ctx context.Context, id string) (Mask, error)
+	// ListMasks returns masks ordered by creation time, then id.
+	ListMasks(ctx context.Context, f MaskFilter) ([]Mask, error)
+	// RemoveMask sets RemovedAt and RemovedBy of a mask not removed yet (an expired one
+	// included) and returns it; removing an unknown mask fails with ErrNotFound and removing a
+	// removed one with ErrConflict.
+	RemoveMask(ctx context.Context, id, by string, at time.Time) (Mask, error)
+	// MaskedScans returns the ids of completed scans holding a result that mask m matches,
+	// whatever the mask's state: the scans whose scores change when m is created or removed.
+	// They are ordered by creation time, then id.
+	MaskedScans(ctx context.Context, m Mask) ([]string, error)
+	// ReplaceScores replaces the stored scores of a completed scan (after a mask change) and
+	// the node's latest scores that point at this scan, in one transaction. The node's latest
+	// scores are then what CompleteScan would have made them with these scores: a latest score
+	// of another scan is kept unless this scan finished at or after it, and one of this scan
+	// for a benchmark no longer scored is deleted. An unknown scan is ErrNotFound, one that is
+	// not complete ErrConflict.
+	ReplaceScores(ctx context.Context, scanID string, scores []Score) error
 
 	// CreateScans stores new scans (state queued) with their controls, in one transaction.
 	CreateScans(ctx context.Context, scans []NewScan) error
@@ -79,10 +113,18 @@ type Store interface {
 	// scan and seq) stores nothing and returns Duplicate. A result whose (scan, node,
 	// control, resource) is already stored is ignored. Stored counts the new rows.
 	StoreBatch(ctx context.Context, b Batch) (BatchOutcome, error)
-	// ListResults filters and pages a scan's results, ordered by (control id, resource).
+	// ListResults filters and pages a scan's results, in the filter's Order.
 	ListResults(ctx context.Context, f ResultFilter) (ResultPage, error)
-	// StatusCounts counts a scan's results per control id and status.
-	StatusCounts(ctx context.Context, scanID string) (map[string]posture.Counts, error)
+	// StatusCounts counts a scan's results per control id and status. Results covered by a
+	// mask active at now count only in Masked.
+	StatusCounts(ctx context.Context, scanID string, now time.Time) (map[string]posture.Counts, error)
+	// ControlHistory returns one control's results on one node over the node's newest limit
+	// scans that hold it (any state; limit as clamped by HistoryLimit), newest scan first (by
+	// creation, then id), then by resource. An unknown node is ErrNotFound.
+	ControlHistory(ctx context.Context, nodeID, controlID string, limit int) ([]HistoryEntry, error)
+	// LatestScans returns each node's most recent scan of any state (by creation), for the
+	// nodes matching f, keyed by node id. Nodes never scanned are absent.
+	LatestScans(ctx context.Context, f NodeFilter) (map[string]Scan, error)
 	// Scores returns the stored scores of a scan, by benchmark id.
 	Scores(ctx context.Context, scanID string) ([]Score, error)
 
@@ -259,6 +301,11 @@ type Result struct {
 	Service   string
 	Reason    string
 	Evidence  []Evidence
+	// Title is the control's title in the scan (filled by ListResults).
+	Title string
+	// Mask is the active mask covering the result, when ListResults found one (the oldest
+	// active one, by CreatedAt then ID, when several do).
+	Mask *Mask
 }
 
 // Batch is a numbered group of results of one scan.
@@ -284,9 +331,39 @@ type ResultFilter struct {
 	Statuses   []posture.Status
 	Service    string
 	Severity   posture.Severity
-	PageSize   int // default 100, at most 5000
-	PageToken  string
+	// Masked selects results by whether a mask active at Now covers them.
+	Masked MaskedFilter
+	// Now is the time masks are judged active at.
+	Now time.Time
+	// Query matches a substring of the control id, the control title, the resource or the
+	// reason, ignoring the case of ASCII letters (see LowerQuery).
+	Query string
+	// Order is the sort order; the zero value sorts by control id, then resource.
+	Order     ResultOrder
+	PageSize  int // default 100, at most 5000
+	PageToken string
 }
+
+// MaskedFilter selects results by masking.
+type MaskedFilter int
+
+// The masked filters.
+const (
+	MaskedExclude MaskedFilter = iota // unmasked results only (the default view)
+	MaskedOnly                        // masked results only
+	MaskedInclude                     // every result
+)
+
+// ResultOrder is the sort order of ListResults. Every order ends with control id, then
+// resource, so pages are stable.
+type ResultOrder int
+
+// The result orders.
+const (
+	OrderByControl  ResultOrder = iota // control id, then resource
+	OrderBySeverity                    // critical, high, medium, low, info; then control id
+	OrderByStatus                      // fail, error, info, pass, skip; then control id
+)
 
 // ResultPage is one page of results.
 type ResultPage struct {
@@ -311,6 +388,59 @@ type NodeScore struct {
 	ScanID      string
 	FinishedAt  time.Time
 	Counts      posture.Counts
+}
+
+// HistoryEntry is one result of a control in one of a node's scans.
+type HistoryEntry struct {
+	ScanID        string
+	ScanState     posture.ScanState
+	ScanCreatedAt time.Time
+	Resource      string
+	Status        posture.Status
+	Reason        string
+}
+
+// Session is a signed-in person's web console session.
+type Session struct {
+	// Hash is the SHA-256 of the session cookie's value.
+	Hash     []byte
+	UserName string
+	Role     Role
+	// CSRFToken must accompany every request that changes something.
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Mask leaves matching results out of scores and default views. It matches a result when
+// the control ids are equal, NodeIDs is empty or holds the result's node, and Resource is
+// empty or equals the result's resource. It is active while not removed and not expired
+// (ExpiresAt zero or after the time asked about).
+type Mask struct {
+	ID        string
+	ControlID string
+	NodeIDs   []string // empty: every node
+	Resource  string   // empty: every resource
+	Reason    string
+	CreatedAt time.Time
+	CreatedBy string
+	ExpiresAt time.Time // zero: no expiry
+	RemovedAt time.Time // zero: not removed
+	RemovedBy string
+}
+
+// Active reports whether the mask applies at now.
+func (m Mask) Active(now time.Time) bool {
+	return m.RemovedAt.IsZero() && (m.ExpiresAt.IsZero() || now.Before(m.ExpiresAt))
+}
+
+// MaskFilter narrows ListMasks; zero fields match everything.
+type MaskFilter struct {
+	ControlID string
+	// NodeID keeps masks covering this node: those naming it and the global ones.
+	NodeID string
+	// ActiveAt, when set, keeps only masks active at that time.
+	ActiveAt time.Time
 }
 
 // AuditEntry records one change made by a person or token.

@@ -14,7 +14,7 @@ import (
 // LatestScores implements store.Store.
 func (s *Store) LatestScores(ctx context.Context, f store.NodeFilter) ([]store.NodeScore, error) {
 	rows, err := s.pool.Query(ctx, `SELECT n.id, n.name, n.target_type, l.benchmark_id, l.scan_id, l.finished_at,
-			l.pass, l.fail, l.info, l.skip, l.error
+			l.pass, l.fail, l.info, l.skip, l.error, l.masked
 		FROM latest_scores l JOIN nodes n ON n.id = l.node_id
 		WHERE $1 = '' OR n.target_type = $1
 		ORDER BY n.name, n.id, l.benchmark_id`, string(f.TargetType))
@@ -28,7 +28,7 @@ func (s *Store) LatestScores(ctx context.Context, f store.NodeFilter) ([]store.N
 		var tt string
 		var fin *int64
 		c := &ns.Counts
-		if err := rows.Scan(&ns.NodeID, &ns.NodeName, &tt, &ns.BenchmarkID, &ns.ScanID, &fin, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error); err != nil {
+		if err := rows.Scan(&ns.NodeID, &ns.NodeName, &tt, &ns.BenchmarkID, &ns.ScanID, &fin, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error, &c.Masked); err != nil {
 			return nil, fmt.Errorf("latest scores: %w", err)
 		}
 		ns.TargetType = posture.TargetType(tt)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -107,56 +109,113 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 	return out, nil
 }
 
-// resultWhere builds the filter part of a results query (without the page position).
-func resultWhere(f store.ResultFilter, p *placeholders) string {
-	where := []string{`scan_id = ` + p.add(f.ScanID)}
+// controlJoins joins results r to their controls in the scan whose id is bound to scan: c from
+// the scan's control set (found once per query), l from scan_controls for a scan stored before
+// control sets. Joins, rather than a subquery per result, let the planner read the scan's
+// controls once.
+func controlJoins(scan string) string {
+	return ` LEFT JOIN control_set_controls c ON c.set_id = (SELECT control_set_id FROM scans WHERE id = ` + scan + `)
+		AND c.control_id = r.control_id
+	LEFT JOIN scan_controls l ON l.scan_id = ` + scan + ` AND l.control_id = r.control_id`
+}
+
+// resultTitle is the title of result r's control in its scan (given controlJoins); the empty
+// string for a control the scan lacks.
+const resultTitle = `COALESCE(c.title, l.title, '')`
+
+// resultWhere builds the source and the filter of a results query over results r (without
+// the page position); the scan id is the first parameter. The source joins the results'
+// controls only when the filter needs their titles.
+func resultWhere(f store.ResultFilter, p *placeholders) (from, where string) {
+	scan := p.add(f.ScanID)
+	from = `results r`
+	conds := []string{`r.scan_id = ` + scan}
 	if f.ControlIDs != nil {
-		where = append(where, `control_id = ANY(`+p.add(f.ControlIDs)+`::text[])`)
+		conds = append(conds, `r.control_id = ANY(`+p.add(f.ControlIDs)+`::text[])`)
 	}
 	if len(f.Statuses) > 0 {
 		st := make([]string, len(f.Statuses))
 		for i, s := range f.Statuses {
 			st[i] = string(s)
 		}
-		where = append(where, `status = ANY(`+p.add(st)+`::text[])`)
+		conds = append(conds, `r.status = ANY(`+p.add(st)+`::text[])`)
 	}
 	if f.Service != "" {
-		where = append(where, `service = `+p.add(f.Service))
+		conds = append(conds, `r.service = `+p.add(f.Service))
 	}
 	if f.Severity != "" {
-		where = append(where, `severity = `+p.add(string(f.Severity)))
+		conds = append(conds, `r.severity = `+p.add(string(f.Severity)))
 	}
-	return strings.Join(where, ` AND `)
+	if f.Query != "" {
+		from += controlJoins(scan)
+		// The "C" collation makes lower() change ASCII letters only, as SQLite's does.
+		q := p.add(f.LowerQuery()) + `::text`
+		conds = append(conds, `(strpos(lower(r.control_id), `+q+`) > 0 OR strpos(lower(r.resource), `+q+`) > 0
+			OR strpos(lower(r.reason COLLATE "C"), `+q+`) > 0 OR strpos(lower(`+resultTitle+` COLLATE "C"), `+q+`) > 0)`)
+	}
+	switch f.Masked {
+	case store.MaskedExclude:
+		conds = append(conds, `NOT `+maskedResult(p.add(instant(f.Now))))
+	case store.MaskedOnly:
+		conds = append(conds, maskedResult(p.add(instant(f.Now))))
+	}
+	return from, strings.Join(conds, ` AND `)
 }
 
-// ListResults filters and pages a scan's results, ordered by control id, resource and node id
-// (comparing bytes). ControlIDs that is empty but not nil matches nothing. An unknown scan is
-// store.ErrNotFound. The scan check, the count and the page are read from one snapshot in one
-// round trip.
+// resultOrder is the sort key of results r in order o: the rank of the severity or status
+// when o ranks one, then control id, resource and node id.
+func resultOrder(o store.ResultOrder) string {
+	const keys = `r.control_id, r.resource, r.node_id`
+	column, values := o.Ranking()
+	if column == "" {
+		return keys
+	}
+	var b strings.Builder
+	b.WriteString(`CASE r.` + column)
+	for i, v := range values {
+		fmt.Fprintf(&b, ` WHEN '%s' THEN %d`, strings.ReplaceAll(v, `'`, `''`), i)
+	}
+	fmt.Fprintf(&b, ` ELSE %d END, %s`, len(values), keys)
+	return b.String()
+}
+
+// ListResults filters and pages a scan's results in f.Order; every order ends with control id,
+// resource and node id (comparing bytes). ControlIDs that is empty but not nil matches nothing.
+// An unknown scan is store.ErrNotFound. The scan check, the count and the page are read from
+// one snapshot in one round trip (two when the page holds masked results). The page is read
+// first and only its rows are given their title and mask.
 func (s *Store) ListResults(ctx context.Context, f store.ResultFilter) (store.ResultPage, error) {
-	var after *store.ResultCursor
-	if f.PageToken != "" {
-		c, err := store.ParseResultCursor(f.PageToken)
-		if err != nil {
-			return store.ResultPage{}, fmt.Errorf("list results: %w", err)
-		}
-		after = &c
+	after, err := f.After()
+	if err != nil {
+		return store.ResultPage{}, fmt.Errorf("list results: %w", err)
 	}
 	limit := f.Limit()
 	var p placeholders
-	where := resultWhere(f, &p)
+	from, where := resultWhere(f, &p)
 	countArgs := append([]any(nil), p.args...)
-	query := `SELECT control_id, resource, node_id, status, severity, service, reason, evidence FROM results WHERE ` + where
+	order := resultOrder(f.Order)
+	page := `SELECT r.control_id, r.resource, r.node_id, r.status, r.severity, r.service, r.reason, r.evidence
+		FROM ` + from + ` WHERE ` + where
 	if after != nil {
-		query += ` AND (control_id, resource, node_id) > (` + p.add(after.ControlID) + `, ` + p.add(after.Resource) + `, ` + p.add(after.NodeID) + `)`
+		cursor := []string{p.add(after.ControlID), p.add(after.Resource), p.add(after.NodeID)}
+		if column, _ := f.Order.Ranking(); column != "" {
+			cursor = append([]string{p.add(after.Rank)}, cursor...)
+		}
+		page += ` AND (` + order + `) > (` + strings.Join(cursor, `, `) + `)`
 	}
-	query += ` ORDER BY control_id, resource, node_id LIMIT ` + p.add(limit+1)
+	page += ` ORDER BY ` + order + ` LIMIT ` + p.add(limit+1)
+	mask := `NULL::text`
+	if f.Masked != store.MaskedExclude {
+		mask = coveringMask(p.add(instant(f.Now)))
+	}
+	// The scan id is the first parameter.
+	query := `SELECT r.*, ` + resultTitle + `, ` + mask + ` FROM (` + page + `) r` + controlJoins("$1") + ` ORDER BY ` + order
 
-	var page store.ResultPage
-	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+	var out store.ResultPage
+	err = s.inReadTx(ctx, func(tx pgx.Tx) error {
 		var batch pgx.Batch
 		batch.Queue(`SELECT EXISTS (SELECT 1 FROM scans WHERE id = $1)`, f.ScanID)
-		batch.Queue(`SELECT count(*) FROM results WHERE `+where, countArgs...)
+		batch.Queue(`SELECT count(*) FROM `+from+` WHERE `+where, countArgs...)
 		batch.Queue(query, p.args...)
 		br := tx.SendBatch(ctx, &batch)
 		defer br.Close()
@@ -167,61 +226,106 @@ func (s *Store) ListResults(ctx context.Context, f store.ResultFilter) (store.Re
 		if !exists {
 			return fmt.Errorf("scan %q: %w", f.ScanID, store.ErrNotFound)
 		}
-		if err := br.QueryRow().Scan(&page.Total); err != nil {
+		if err := br.QueryRow().Scan(&out.Total); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		rows, err := br.Query()
+		maskIDs, err := readResultPage(br, f.ScanID, &out)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			r := store.Result{ScanID: f.ScanID}
-			var (
-				status, severity string
-				evidence         *string
-			)
-			if err := rows.Scan(&r.ControlID, &r.Resource, &r.NodeID, &status, &severity, &r.Service, &r.Reason, &evidence); err != nil {
-				return err
-			}
-			r.Status, r.Severity = posture.Status(status), posture.Severity(severity)
-			if evidence != nil {
-				if err := json.Unmarshal([]byte(*evidence), &r.Evidence); err != nil {
-					return fmt.Errorf("decode evidence of %s on %s: %w", r.ControlID, r.Resource, err)
-				}
-				if len(r.Evidence) == 0 {
-					r.Evidence = nil
-				}
-			}
-			page.Results = append(page.Results, r)
-		}
-		if err := rows.Err(); err != nil {
+		if err := br.Close(); err != nil {
 			return err
 		}
-		rows.Close()
-		return br.Close()
+		return fillMasks(ctx, tx, out.Results, maskIDs)
 	})
 	if err != nil {
 		return store.ResultPage{}, fmt.Errorf("list results of scan %q: %w", f.ScanID, err)
 	}
-	if len(page.Results) > limit {
-		page.Results = page.Results[:limit]
-		last := page.Results[limit-1]
-		page.NextPageToken = store.ResultCursor{ControlID: last.ControlID, Resource: last.Resource, NodeID: last.NodeID}.Token()
+	if len(out.Results) > limit {
+		out.Results = out.Results[:limit]
+		out.NextPageToken = f.NextPageToken(out.Results[limit-1])
 	}
-	return page, nil
+	return out, nil
 }
 
-// StatusCounts counts a scan's results per control id and status; controls without results are
-// absent. An unknown scan is store.ErrNotFound.
-func (s *Store) StatusCounts(ctx context.Context, scanID string) (map[string]posture.Counts, error) {
+// readResultPage appends the results of the batch's next query, the page, to page.Results and
+// returns the id of each one's mask ("" for none).
+func readResultPage(br pgx.BatchResults, scanID string, page *store.ResultPage) ([]string, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var maskIDs []string
+	for rows.Next() {
+		r := store.Result{ScanID: scanID}
+		var (
+			status, severity string
+			evidence, maskID *string
+		)
+		if err := rows.Scan(&r.ControlID, &r.Resource, &r.NodeID, &status, &severity, &r.Service, &r.Reason, &evidence,
+			&r.Title, &maskID); err != nil {
+			return nil, err
+		}
+		r.Status, r.Severity = posture.Status(status), posture.Severity(severity)
+		if evidence != nil {
+			if err := json.Unmarshal([]byte(*evidence), &r.Evidence); err != nil {
+				return nil, fmt.Errorf("decode evidence of %s on %s: %w", r.ControlID, r.Resource, err)
+			}
+			if len(r.Evidence) == 0 {
+				r.Evidence = nil
+			}
+		}
+		page.Results = append(page.Results, r)
+		id := ""
+		if maskID != nil {
+			id = *maskID
+		}
+		maskIDs = append(maskIDs, id)
+	}
+	return maskIDs, rows.Err()
+}
+
+// fillMasks sets the Mask of each result whose mask id (at the same position) is not empty.
+func fillMasks(ctx context.Context, q querier, results []store.Result, maskIDs []string) error {
+	var ids []string
+	for _, id := range maskIDs {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	masks, err := masksByID(ctx, q, ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range maskIDs {
+		if id == "" {
+			continue
+		}
+		m, ok := masks[id]
+		if !ok {
+			return fmt.Errorf("mask %s of result %s on %s vanished while read", id, results[i].ControlID, results[i].Resource)
+		}
+		results[i].Mask = &m
+	}
+	return nil
+}
+
+// StatusCounts counts a scan's results per control id and status, results covered by a mask
+// active at now only in Masked; controls without results are absent. An unknown scan is
+// store.ErrNotFound.
+func (s *Store) StatusCounts(ctx context.Context, scanID string, now time.Time) (map[string]posture.Counts, error) {
 	out := map[string]posture.Counts{}
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
 		if _, err := scanState(ctx, tx, scanID, false); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT control_id, status, count(*) FROM results WHERE scan_id = $1
-			GROUP BY control_id, status`, scanID)
+		rows, err := tx.Query(ctx, `SELECT control_id, status, masked, count(*) FROM (
+				SELECT r.control_id, r.status, `+maskedResult("$2")+` AS masked FROM results r WHERE r.scan_id = $1
+			) x GROUP BY control_id, status, masked`, scanID, instant(now))
 		if err != nil {
 			return err
 		}
@@ -229,30 +333,83 @@ func (s *Store) StatusCounts(ctx context.Context, scanID string) (map[string]pos
 		for rows.Next() {
 			var (
 				control, status string
+				masked          bool
 				n               int
 			)
-			if err := rows.Scan(&control, &status, &n); err != nil {
+			if err := rows.Scan(&control, &status, &masked, &n); err != nil {
 				return err
 			}
 			c := out[control]
-			switch posture.Status(status) {
-			case posture.Pass:
-				c.Pass += n
-			case posture.Fail:
-				c.Fail += n
-			case posture.Info:
-				c.Info += n
-			case posture.Skip:
-				c.Skip += n
-			case posture.Error:
-				c.Error += n
-			}
+			addCount(&c, posture.Status(status), masked, n)
 			out[control] = c
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count results of scan %q: %w", scanID, err)
+	}
+	return out, nil
+}
+
+// addCount adds n results of a status to c, or to c.Masked when they are masked.
+func addCount(c *posture.Counts, status posture.Status, masked bool, n int) {
+	if masked {
+		c.Masked += n
+		return
+	}
+	switch status {
+	case posture.Pass:
+		c.Pass += n
+	case posture.Fail:
+		c.Fail += n
+	case posture.Info:
+		c.Info += n
+	case posture.Skip:
+		c.Skip += n
+	case posture.Error:
+		c.Error += n
+	}
+}
+
+// ControlHistory returns one control's results on one node over the node's newest limit scans
+// that hold it, newest scan first (by creation, then id), then by resource. The node's scans
+// are walked newest first on the scans' node index, each probed on the results' primary key.
+func (s *Store) ControlHistory(ctx context.Context, nodeID, controlID string, limit int) ([]store.HistoryEntry, error) {
+	var out []store.HistoryEntry
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM nodes WHERE id = $1)`, nodeID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("node %q: %w", nodeID, store.ErrNotFound)
+		}
+		rows, err := tx.Query(ctx, `SELECT s.id, s.state, s.created_at, r.resource, r.status, r.reason
+			FROM (SELECT s.id, s.state, s.created_at FROM scans s
+			      WHERE s.node_id = $1 AND EXISTS (SELECT 1 FROM results r WHERE r.scan_id = s.id AND r.control_id = $2)
+			      ORDER BY s.created_at DESC, s.id DESC LIMIT $3) s
+			JOIN results r ON r.scan_id = s.id AND r.control_id = $2
+			ORDER BY s.created_at DESC, s.id DESC, r.resource`, nodeID, controlID, store.HistoryLimit(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				e             store.HistoryEntry
+				state, status string
+				created       int64
+			)
+			if err := rows.Scan(&e.ScanID, &state, &created, &e.Resource, &status, &e.Reason); err != nil {
+				return err
+			}
+			e.ScanState, e.ScanCreatedAt, e.Status = posture.ScanState(state), fromNanos(&created), posture.Status(status)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history of %s on node %q: %w", controlID, nodeID, err)
 	}
 	return out, nil
 }

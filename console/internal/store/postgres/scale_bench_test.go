@@ -27,7 +27,9 @@ func envInt(name string, def int) int {
 
 // BenchmarkQueriesAtScale loads nodes x scans x results (PALISADE_SCALE_NODES, _SCANS,
 // _RESULTS; default 1,000 x 10 x 250, the figure is 10,000 x 10 x 250) with COPY and
-// reports the p50 and p99 latency of the posture summary and of a filtered results page.
+// reports the p50 and p99 latency of the posture summary, of a filtered results page (the default
+// view: unmasked results only, with 160 masks stored) and of a page of every result with its
+// mask, by severity.
 func BenchmarkQueriesAtScale(b *testing.B) {
 	nodes, scans, perScan := envInt("PALISADE_SCALE_NODES", 1000), envInt("PALISADE_SCALE_SCANS", 10), envInt("PALISADE_SCALE_RESULTS", 250)
 	dsn := freshSchema(b)
@@ -66,14 +68,16 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 		return []any{fmt.Sprintf("n%05d", i), fmt.Sprintf("host-%05d", i), "linux", "{}", "tok", t0, t0}
 	})
 	scanID := func(n, s int) string { return fmt.Sprintf("s%05d-%02d", n, s) }
-	copyRows("scans", []string{"id", "node_id", "state", "benchmark_ids", "controls_total", "controls_done", "results_stored", "created_at", "started_at", "finished_at"}, nodes*scans, func(i int) []any {
+	// Every scan shares one control set, as the scans CreateScans stores for one fleet do.
+	const controlSet = "bench-set"
+	copyRows("control_sets", []string{"id"}, 1, func(int) []any { return []any{controlSet} })
+	copyRows("control_set_controls", []string{"set_id", "control_id", "title", "severity", "service", "benchmarks"}, perScan, func(c int) []any {
+		return []any{controlSet, fmt.Sprintf("linux.c%03d", c), "control", severities[c%4], services[c%5], []string{"linux-cis"}}
+	})
+	copyRows("scans", []string{"id", "node_id", "state", "benchmark_ids", "controls_total", "controls_done", "results_stored", "created_at", "started_at", "finished_at", "control_set_id"}, nodes*scans, func(i int) []any {
 		n, s := i/scans, i%scans
 		at := t0 + int64(s)*int64(time.Hour)
-		return []any{scanID(n, s), fmt.Sprintf("n%05d", n), "complete", []string{"linux-cis", "linux-nist"}, perScan, perScan, perScan, at, at, at + int64(time.Second)}
-	})
-	copyRows("scan_controls", []string{"scan_id", "control_id", "title", "severity", "service", "benchmarks"}, nodes*scans*perScan, func(i int) []any {
-		sc, c := i/perScan, i%perScan
-		return []any{scanID(sc/scans, sc%scans), fmt.Sprintf("linux.c%03d", c), "control", severities[c%4], services[c%5], []string{"linux-cis"}}
+		return []any{scanID(n, s), fmt.Sprintf("n%05d", n), "complete", []string{"linux-cis", "linux-nist"}, perScan, perScan, perScan, at, at, at + int64(time.Second), controlSet}
 	})
 	copyRows("results", []string{"scan_id", "control_id", "resource", "node_id", "status", "severity", "service", "reason"}, nodes*scans*perScan, func(i int) []any {
 		sc, c := i/perScan, i%perScan
@@ -87,6 +91,26 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 		n := i / 2
 		return []any{fmt.Sprintf("n%05d", n), []string{"linux-cis", "linux-nist"}[i%2], scanID(n, scans-1), t0, 150, 50, 10, 20, 20}
 	})
+	// A few masks, as a fleet has: of a control everywhere, of a control on some nodes, of one
+	// result on one node.
+	var masks []store.Mask
+	for i := range 10 {
+		masks = append(masks, store.Mask{ID: fmt.Sprintf("m-global-%d", i), ControlID: fmt.Sprintf("linux.c%03d", i*25%perScan)})
+	}
+	for i := range 100 {
+		masks = append(masks, store.Mask{ID: fmt.Sprintf("m-nodes-%d", i), ControlID: fmt.Sprintf("linux.c%03d", i%perScan),
+			NodeIDs: []string{fmt.Sprintf("n%05d", i*7%nodes), fmt.Sprintf("n%05d", i*13%nodes)}})
+	}
+	for i := range 50 {
+		masks = append(masks, store.Mask{ID: fmt.Sprintf("m-result-%d", i), ControlID: fmt.Sprintf("linux.c%03d", i*3%perScan),
+			NodeIDs: []string{fmt.Sprintf("n%05d", i*11%nodes)}, Resource: "host"})
+	}
+	for i, m := range masks {
+		m.Reason, m.CreatedBy, m.CreatedAt = "does not apply", "bench", time.Unix(0, t0).Add(time.Duration(i)*time.Second)
+		if err := st.CreateMask(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
@@ -118,7 +142,11 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			if p := api.Summarise(ns, latest); len(p.GetNodes()) != nodes {
+			lastScans, err := st.LatestScans(ctx, store.NodeFilter{TargetType: posture.Linux})
+			if err != nil {
+				return err
+			}
+			if p := api.Summarise(ns, latest, lastScans); len(p.GetNodes()) != nodes {
 				return fmt.Errorf("posture has %d nodes; want %d", len(p.GetNodes()), nodes)
 			}
 			return nil
@@ -132,6 +160,22 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 			}
 			if page.Total == 0 {
 				return fmt.Errorf("scan %s: no results matched", sc)
+			}
+			if page.Results[0].Title != "control" {
+				return fmt.Errorf("scan %s: result without its control's title: %+v", sc, page.Results[0])
+			}
+			return nil
+		})
+		// Every result with its mask, by severity: the masked view's heaviest page.
+		measure("results-masked-page", 200, func() error {
+			sc := scanID(rand.IntN(nodes), rand.IntN(scans))
+			page, err := st.ListResults(ctx, store.ResultFilter{ScanID: sc, Masked: store.MaskedInclude, Now: time.Now(),
+				Order: store.OrderBySeverity, PageSize: 50})
+			if err != nil {
+				return err
+			}
+			if page.Total != int64(perScan) {
+				return fmt.Errorf("scan %s: %d results; want %d", sc, page.Total, perScan)
 			}
 			return nil
 		})

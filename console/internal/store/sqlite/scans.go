@@ -13,11 +13,13 @@ import (
 	"github.com/palisadehq/palisade/pkg/posture"
 )
 
-// scanSelect reads scans with their node's name; scanScan decodes its rows.
-const scanSelect = `SELECT s.id, s.group_id, s.node_id, COALESCE(n.name, ''), s.state, s.benchmark_ids,
+// scanColumns are the columns of scans s with their node n's name; scanScan decodes them.
+const scanColumns = `s.id, s.group_id, s.node_id, COALESCE(n.name, ''), s.state, s.benchmark_ids,
 	s.controls_total, s.controls_done, s.results_stored, s.message, s.created_by, s.created_at,
-	s.started_at, s.finished_at, s.last_heartbeat_at
-	FROM scans s LEFT JOIN nodes n ON n.id = s.node_id`
+	s.started_at, s.finished_at, s.last_heartbeat_at`
+
+// scanSelect reads scans with their node's name.
+const scanSelect = `SELECT ` + scanColumns + ` FROM scans s LEFT JOIN nodes n ON n.id = s.node_id`
 
 func scanScan(row interface{ Scan(...any) error }) (store.Scan, error) {
 	var (
@@ -323,13 +325,8 @@ func (s *Store) CompleteScan(ctx context.Context, id string, scores []store.Scor
 		if cur != posture.Running {
 			return fmt.Errorf("complete scan %s: it is %s, not running: %w", id, cur, store.ErrBadTransition)
 		}
-		for _, sc := range scores {
-			c := sc.Counts
-			_, err := tx.ExecContext(ctx, `INSERT INTO scores (scan_id, benchmark_id, pass, fail, info, skip, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, id, sc.BenchmarkID, c.Pass, c.Fail, c.Info, c.Skip, c.Error)
-			if err != nil {
-				return fmt.Errorf("complete scan %s: score of %s: %w", id, sc.BenchmarkID, classify(err))
-			}
+		if err := insertScores(ctx, tx, id, scores); err != nil {
+			return fmt.Errorf("complete scan %s: %w", id, err)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE scans SET state = ?, finished_at = ? WHERE id = ?`,
 			string(posture.Complete), nanos(at), id)
@@ -340,22 +337,94 @@ func (s *Store) CompleteScan(ctx context.Context, id string, scores []store.Scor
 		if err != nil {
 			return err
 		}
-		for _, sc := range scores {
-			c := sc.Counts
-			_, err := tx.ExecContext(ctx, `INSERT INTO latest_scores (node_id, benchmark_id, scan_id, finished_at, pass, fail, info, skip, error)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (node_id, benchmark_id) DO UPDATE SET scan_id = excluded.scan_id, finished_at = excluded.finished_at,
-					pass = excluded.pass, fail = excluded.fail, info = excluded.info, skip = excluded.skip, error = excluded.error
-				WHERE excluded.finished_at >= latest_scores.finished_at`,
-				out.NodeID, sc.BenchmarkID, id, nanos(at), c.Pass, c.Fail, c.Info, c.Skip, c.Error)
-			if err != nil {
-				return fmt.Errorf("complete scan %s: latest score of %s: %w", id, sc.BenchmarkID, err)
-			}
+		if err := updateLatestScores(ctx, tx, out, scores); err != nil {
+			return fmt.Errorf("complete scan %s: %w", id, err)
 		}
 		return nil
 	})
 	if err != nil {
 		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// insertScores stores a scan's scores; a benchmark given twice is store.ErrConflict.
+func insertScores(ctx context.Context, tx *sql.Tx, scanID string, scores []store.Score) error {
+	for _, sc := range scores {
+		c := sc.Counts
+		_, err := tx.ExecContext(ctx, `INSERT INTO scores (scan_id, benchmark_id, pass, fail, info, skip, error, masked)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, scanID, sc.BenchmarkID, c.Pass, c.Fail, c.Info, c.Skip, c.Error, c.Masked)
+		if err != nil {
+			return fmt.Errorf("score of %s: %w", sc.BenchmarkID, classify(err))
+		}
+	}
+	return nil
+}
+
+// updateLatestScores makes the completed scan's scores its node's latest, benchmark by
+// benchmark, unless a scan that finished later holds the latest score.
+func updateLatestScores(ctx context.Context, tx *sql.Tx, sc store.Scan, scores []store.Score) error {
+	for _, score := range scores {
+		c := score.Counts
+		_, err := tx.ExecContext(ctx, `INSERT INTO latest_scores (node_id, benchmark_id, scan_id, finished_at, pass, fail, info, skip, error, masked)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (node_id, benchmark_id) DO UPDATE SET scan_id = excluded.scan_id, finished_at = excluded.finished_at,
+				pass = excluded.pass, fail = excluded.fail, info = excluded.info, skip = excluded.skip, error = excluded.error,
+				masked = excluded.masked
+			WHERE excluded.finished_at >= latest_scores.finished_at`,
+			sc.NodeID, score.BenchmarkID, sc.ID, nanos(sc.FinishedAt), c.Pass, c.Fail, c.Info, c.Skip, c.Error, c.Masked)
+		if err != nil {
+			return fmt.Errorf("latest score of %s: %w", score.BenchmarkID, err)
+		}
+	}
+	return nil
+}
+
+// ReplaceScores replaces the stored scores of a completed scan and the latest scores that
+// point at it, in one transaction.
+func (s *Store) ReplaceScores(ctx context.Context, scanID string, scores []store.Score) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		sc, err := getScan(ctx, tx, scanID)
+		if err != nil {
+			return fmt.Errorf("replace scores: %w", err)
+		}
+		if sc.State != posture.Complete {
+			return fmt.Errorf("replace scores of scan %s: it is %s, not complete: %w", scanID, sc.State, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM scores WHERE scan_id = ?`, scanID); err != nil {
+			return fmt.Errorf("replace scores of scan %s: %w", scanID, err)
+		}
+		if err := insertScores(ctx, tx, scanID, scores); err != nil {
+			return fmt.Errorf("replace scores of scan %s: %w", scanID, err)
+		}
+		benchmarks := make([]string, len(scores))
+		for i, score := range scores {
+			benchmarks[i] = score.BenchmarkID
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM latest_scores WHERE scan_id = ?
+			AND benchmark_id NOT IN (SELECT value FROM json_each(?))`, scanID, encodeStrings(benchmarks))
+		if err != nil {
+			return fmt.Errorf("replace scores of scan %s: latest scores: %w", scanID, err)
+		}
+		if err := updateLatestScores(ctx, tx, sc, scores); err != nil {
+			return fmt.Errorf("replace scores of scan %s: %w", scanID, err)
+		}
+		return nil
+	})
+}
+
+// LatestScans returns each node's most recent scan (by creation, then id), for the nodes
+// matching f, keyed by node id.
+func (s *Store) LatestScans(ctx context.Context, f store.NodeFilter) (map[string]store.Scan, error) {
+	scans, err := queryScans(ctx, s.r, `SELECT `+scanColumns+` FROM nodes n
+		JOIN scans s ON s.id = (SELECT s2.id FROM scans s2 WHERE s2.node_id = n.id ORDER BY s2.created_at DESC, s2.id DESC LIMIT 1)
+		WHERE ? = '' OR n.target_type = ?`, string(f.TargetType), string(f.TargetType))
+	if err != nil {
+		return nil, fmt.Errorf("latest scans: %w", err)
+	}
+	out := make(map[string]store.Scan, len(scans))
+	for _, sc := range scans {
+		out[sc.NodeID] = sc
 	}
 	return out, nil
 }
@@ -382,7 +451,7 @@ func (s *Store) Scores(ctx context.Context, scanID string) ([]store.Score, error
 		if _, err := scanState(ctx, tx, scanID); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT benchmark_id, pass, fail, info, skip, error FROM scores
+		rows, err := tx.QueryContext(ctx, `SELECT benchmark_id, pass, fail, info, skip, error, masked FROM scores
 			WHERE scan_id = ? ORDER BY benchmark_id`, scanID)
 		if err != nil {
 			return err
@@ -391,7 +460,7 @@ func (s *Store) Scores(ctx context.Context, scanID string) ([]store.Score, error
 		for rows.Next() {
 			var sc store.Score
 			c := &sc.Counts
-			if err := rows.Scan(&sc.BenchmarkID, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error); err != nil {
+			if err := rows.Scan(&sc.BenchmarkID, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error, &c.Masked); err != nil {
 				return err
 			}
 			out = append(out, sc)

@@ -90,3 +90,153 @@ func testPruneScans(t *testing.T, s store.Store) {
 	must(t, "Scores p5", err)
 	equal(t, "p5 scores", scores, []store.Score{{BenchmarkID: "cis-linux", Counts: posture.Counts{Pass: 5}}})
 }
+
+func testReplaceScores(t *testing.T, s store.Store) {
+	enrolNode(t, s, "n-web", "web", posture.Linux, t0)
+	completeScan(t, s, "s1", "n-web", at(time.Hour), posture.Counts{Pass: 1, Fail: 3, Masked: 2})
+	completeScan(t, s, "s2", "n-web", at(2*time.Hour), posture.Counts{Pass: 3, Fail: 1})
+	runningScan(t, s, "s-run", "n-other")
+
+	scores := func(id string) []store.Score {
+		t.Helper()
+		got, err := s.Scores(ctx(t), id)
+		must(t, "Scores "+id, err)
+		return got
+	}
+	latest := func() []store.NodeScore {
+		t.Helper()
+		got, err := s.LatestScores(ctx(t), store.NodeFilter{})
+		must(t, "LatestScores", err)
+		return got
+	}
+	s2Latest := func(benchmark string, c posture.Counts) store.NodeScore {
+		return store.NodeScore{NodeID: "n-web", NodeName: "web", TargetType: posture.Linux, BenchmarkID: benchmark, ScanID: "s2",
+			FinishedAt: at(2*time.Hour + 3*time.Second), Counts: c}
+	}
+	equal(t, "Scores s1 with masked results", scores("s1"), []store.Score{{BenchmarkID: "cis-linux", Counts: posture.Counts{Pass: 1, Fail: 3, Masked: 2}}})
+	equal(t, "LatestScores", latest(), []store.NodeScore{s2Latest("cis-linux", posture.Counts{Pass: 3, Fail: 1})})
+
+	// An older scan's scores change; the latest stay those of s2.
+	s1 := []store.Score{{BenchmarkID: "cis-linux", Counts: posture.Counts{Pass: 1, Fail: 1, Masked: 4}}}
+	must(t, "ReplaceScores s1", s.ReplaceScores(ctx(t), "s1", s1))
+	equal(t, "Scores s1", scores("s1"), s1)
+	equal(t, "LatestScores after replacing s1", latest(), []store.NodeScore{s2Latest("cis-linux", posture.Counts{Pass: 3, Fail: 1})})
+
+	// The latest scan's scores change, and so do the latest scores, a new benchmark included.
+	s2 := []store.Score{
+		{BenchmarkID: "pci-linux", Counts: posture.Counts{Pass: 4, Masked: 2}},
+		{BenchmarkID: "cis-linux", Counts: posture.Counts{Pass: 2, Fail: 1, Masked: 1}},
+	}
+	must(t, "ReplaceScores s2", s.ReplaceScores(ctx(t), "s2", s2))
+	equal(t, "Scores s2", scores("s2"), []store.Score{s2[1], s2[0]})
+	equal(t, "LatestScores after replacing s2", latest(), []store.NodeScore{
+		s2Latest("cis-linux", posture.Counts{Pass: 2, Fail: 1, Masked: 1}),
+		s2Latest("pci-linux", posture.Counts{Pass: 4, Masked: 2}),
+	})
+
+	// Failures change nothing.
+	wantErr(t, "ReplaceScores with a benchmark twice",
+		s.ReplaceScores(ctx(t), "s2", []store.Score{{BenchmarkID: "cis-linux"}, {BenchmarkID: "cis-linux"}}), store.ErrConflict)
+	wantErr(t, "ReplaceScores of a running scan", s.ReplaceScores(ctx(t), "s-run", s1), store.ErrConflict)
+	wantErr(t, "ReplaceScores of an unknown scan", s.ReplaceScores(ctx(t), "s-missing", s1), store.ErrNotFound)
+	equal(t, "Scores s2 after failures", scores("s2"), []store.Score{s2[1], s2[0]})
+	_, err := s.CompleteScan(ctx(t), "s-run", []store.Score{{BenchmarkID: "cis-linux"}, {BenchmarkID: "cis-linux"}}, at(3*time.Hour))
+	wantErr(t, "CompleteScan with a benchmark twice", err, store.ErrConflict)
+	run, err := s.GetScan(ctx(t), "s-run")
+	must(t, "GetScan s-run", err)
+	equal(t, "s-run after a failed completion", run.State, posture.Running)
+	equal(t, "Scores s-run after failures", len(scores("s-run")), 0)
+	equal(t, "LatestScores after failures", latest(), []store.NodeScore{
+		s2Latest("cis-linux", posture.Counts{Pass: 2, Fail: 1, Masked: 1}),
+		s2Latest("pci-linux", posture.Counts{Pass: 4, Masked: 2}),
+	})
+
+	// A benchmark no longer scored loses its latest score of this scan.
+	must(t, "ReplaceScores s2 without pci-linux", s.ReplaceScores(ctx(t), "s2", s2[1:]))
+	equal(t, "Scores s2 without pci-linux", scores("s2"), s2[1:])
+	equal(t, "LatestScores without pci-linux", latest(), []store.NodeScore{s2Latest("cis-linux", posture.Counts{Pass: 2, Fail: 1, Masked: 1})})
+}
+
+func testControlHistory(t *testing.T, s store.Store) {
+	enrolNode(t, s, "n-1", "web-1", posture.Linux, t0)
+	enrolNode(t, s, "n-2", "web-2", posture.Linux, t0)
+	const control = "ssh.root-login"
+	result := func(resource string, st posture.Status) store.Result {
+		return res(control, resource, st, posture.High, "SSH")
+	}
+	other := res("ssh.ciphers", "/etc/ssh/sshd_config", posture.Pass, posture.Medium, "SSH")
+	fillScan(t, s, "h1", "n-1", at(time.Hour), []store.Result{
+		result("/etc/ssh/sshd_config.d/50-cloud.conf", posture.Fail), result("/etc/ssh/sshd_config", posture.Pass), other,
+	}, posture.Complete)
+	fillScan(t, s, "h2", "n-1", at(2*time.Hour), []store.Result{result("/etc/ssh/sshd_config", posture.Fail)}, posture.Running)
+	// Created with h2: ties go by id, descending.
+	fillScan(t, s, "h2b", "n-1", at(2*time.Hour), []store.Result{result("/etc/ssh/sshd_config", posture.Error)}, posture.Complete)
+	fillScan(t, s, "h3", "n-1", at(3*time.Hour), []store.Result{other}, posture.Complete) // without the control
+	must(t, "CreateScans h4", s.CreateScans(ctx(t), []store.NewScan{newScan("h4", "", "n-1", at(4*time.Hour))}))
+	fillScan(t, s, "x1", "n-2", at(5*time.Hour), []store.Result{result("/etc/ssh/sshd_config", posture.Fail)}, posture.Complete)
+
+	entry := func(scan string, state posture.ScanState, created time.Duration, resource string, st posture.Status) store.HistoryEntry {
+		return store.HistoryEntry{ScanID: scan, ScanState: state, ScanCreatedAt: at(created), Resource: resource, Status: st,
+			Reason: fmt.Sprintf("%s on %s is %s", control, resource, st)}
+	}
+	all := []store.HistoryEntry{
+		entry("h2b", posture.Complete, 2*time.Hour, "/etc/ssh/sshd_config", posture.Error),
+		entry("h2", posture.Running, 2*time.Hour, "/etc/ssh/sshd_config", posture.Fail),
+		entry("h1", posture.Complete, time.Hour, "/etc/ssh/sshd_config", posture.Pass),
+		entry("h1", posture.Complete, time.Hour, "/etc/ssh/sshd_config.d/50-cloud.conf", posture.Fail),
+	}
+	tests := []struct {
+		limit int
+		want  []store.HistoryEntry
+	}{
+		{0, all},
+		{-1, all},
+		{3, all},
+		{2, all[:2]},
+		{1, all[:1]},
+		{store.MaxHistoryLimit + 1, all},
+	}
+	for _, tt := range tests {
+		got, err := s.ControlHistory(ctx(t), "n-1", control, tt.limit)
+		must(t, fmt.Sprintf("ControlHistory limit %d", tt.limit), err)
+		for _, e := range got {
+			checkUTC(t, "ControlHistory", e.ScanCreatedAt)
+		}
+		equal(t, fmt.Sprintf("ControlHistory limit %d", tt.limit), got, tt.want)
+	}
+	got, err := s.ControlHistory(ctx(t), "n-1", "no.such-control", 0)
+	must(t, "ControlHistory of an unknown control", err)
+	equal(t, "ControlHistory of an unknown control", got, []store.HistoryEntry(nil))
+	_, err = s.ControlHistory(ctx(t), "n-9", control, 0)
+	wantErr(t, "ControlHistory of an unknown node", err, store.ErrNotFound)
+}
+
+func testLatestScans(t *testing.T, s store.Store) {
+	enrolNode(t, s, "n-a", "a", posture.Linux, t0)
+	enrolNode(t, s, "n-b", "b", posture.Linux, t0)
+	enrolNode(t, s, "n-k", "k", posture.Kubernetes, t0)
+	enrolNode(t, s, "n-none", "never scanned", posture.Linux, t0)
+	completeScan(t, s, "a1", "n-a", at(time.Hour), posture.Counts{Pass: 1})
+	must(t, "CreateScans", s.CreateScans(ctx(t), []store.NewScan{
+		newScan("a2", "g", "n-a", at(2*time.Hour)), // newest, though only queued
+		newScan("b1", "g", "n-b", at(time.Hour)),
+		newScan("b2", "g", "n-b", at(time.Hour)), // ties go by id, descending
+		newScan("k1", "g", "n-k", at(30*time.Minute)),
+	}))
+	_, err := s.TransitionScan(ctx(t), "k1", store.Transition{State: posture.Failed, Message: "no sensor", At: at(time.Hour)})
+	must(t, "TransitionScan k1", err)
+	scan := func(id string) store.Scan {
+		sc, err := s.GetScan(ctx(t), id)
+		must(t, "GetScan "+id, err)
+		return sc
+	}
+	got, err := s.LatestScans(ctx(t), store.NodeFilter{})
+	must(t, "LatestScans", err)
+	equal(t, "LatestScans", got, map[string]store.Scan{"n-a": scan("a2"), "n-b": scan("b2"), "n-k": scan("k1")})
+	got, err = s.LatestScans(ctx(t), store.NodeFilter{TargetType: posture.Linux})
+	must(t, "LatestScans linux", err)
+	equal(t, "LatestScans linux", got, map[string]store.Scan{"n-a": scan("a2"), "n-b": scan("b2")})
+	got, err = s.LatestScans(ctx(t), store.NodeFilter{TargetType: posture.AWS})
+	must(t, "LatestScans aws", err)
+	equal(t, "LatestScans aws", len(got), 0)
+}

@@ -119,6 +119,14 @@ func testBatches(t *testing.T, s store.Store) {
 		first[0],
 		res("linux.ssh.root-login", "/etc/ssh/sshd_config.d/50-cloud.conf", posture.Pass, posture.High, "SSH"),
 	}
+	// ListResults gives each result its control's title in the scan.
+	for i, r := range want {
+		for _, c := range controls {
+			if c.ControlID == r.ControlID {
+				want[i].Title = c.Title
+			}
+		}
+	}
 	got, total := listAll(t, s, store.ResultFilter{ScanID: "s-1"})
 	equal(t, "stored results", got, want)
 	equal(t, "Total", total, int64(6))
@@ -360,7 +368,7 @@ func testListResultsPages(t *testing.T, s store.Store) {
 
 func testStatusCounts(t *testing.T, s store.Store) {
 	storeResultSet(t, s)
-	got, err := s.StatusCounts(ctx(t), "s-1")
+	got, err := s.StatusCounts(ctx(t), "s-1", t0)
 	must(t, "StatusCounts", err)
 	equal(t, "StatusCounts", got, map[string]posture.Counts{
 		"audit.enabled":    {Pass: 1},
@@ -371,7 +379,7 @@ func testStatusCounts(t *testing.T, s store.Store) {
 		"ssh.ciphers":      {Pass: 1, Fail: 1},
 		"ssh.root-login":   {Pass: 1, Fail: 1},
 	})
-	got, err = s.StatusCounts(ctx(t), "s-empty")
+	got, err = s.StatusCounts(ctx(t), "s-empty", t0)
 	must(t, "StatusCounts s-empty", err)
 	equal(t, "StatusCounts s-empty", len(got), 0)
 }
@@ -491,5 +499,93 @@ func testAudit(t *testing.T, s store.Store) {
 			checkUTC(t, "ListAudit", e.At)
 		}
 		equal(t, fmt.Sprintf("ListAudit(%d)", tt.limit), got, tt.want)
+	}
+}
+
+func testResultOrders(t *testing.T, s store.Store) {
+	storeResultSet(t, s)
+	// Two more results: severity info, and a severity no order knows.
+	extra := []store.Result{
+		res("aaa.docs", "manual", posture.Info, "info", "Docs"),
+		res("aaa.custom", "x", posture.Fail, "", "Custom"),
+	}
+	_, err := s.StoreBatch(ctx(t), store.Batch{ScanID: "s-1", NodeID: "n-1", Seq: 4, ReceivedAt: at(time.Minute), Results: extra})
+	must(t, "StoreBatch", err)
+	key := func(i int) string { return sorted[i].control + " " + sorted[i].resource }
+	keys := func(idx ...int) []string {
+		var out []string
+		for _, i := range idx {
+			out = append(out, key(i))
+		}
+		return out
+	}
+	docs, custom := "aaa.docs manual", "aaa.custom x"
+	tests := []struct {
+		name   string
+		filter store.ResultFilter
+		want   []string
+	}{
+		{"control", store.ResultFilter{Order: store.OrderByControl},
+			append([]string{custom, docs}, keys(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)...)},
+		{"severity", store.ResultFilter{Order: store.OrderBySeverity},
+			append(keys(0, 7, 12, 13, 3, 4, 5, 6, 10, 11, 1, 2, 8, 9), docs, custom)},
+		{"status", store.ResultFilter{Order: store.OrderByStatus},
+			append(append([]string{custom}, keys(1, 3, 8, 11, 12, 4)...), append([]string{docs}, keys(2, 0, 5, 7, 10, 13, 6, 9)...)...)},
+		{"severity, filtered", store.ResultFilter{Order: store.OrderBySeverity, Statuses: []posture.Status{posture.Fail, posture.Info}},
+			append(keys(12, 3, 11, 1, 2, 8), docs, custom)},
+		{"status, filtered", store.ResultFilter{Order: store.OrderByStatus, Service: "Filesystem"}, keys(3, 4, 5, 6)},
+	}
+	for _, tt := range tests {
+		for _, size := range []int{1, 3, 5, 100} {
+			t.Run(fmt.Sprintf("%s/pages of %d", tt.name, size), func(t *testing.T) {
+				f := tt.filter
+				f.ScanID, f.PageSize = "s-1", size
+				got, total := listAll(t, s, f)
+				var ks []string
+				for _, r := range got {
+					ks = append(ks, r.ControlID+" "+r.Resource)
+				}
+				equal(t, "order", ks, tt.want)
+				equal(t, "Total", total, int64(len(tt.want)))
+			})
+		}
+	}
+
+	// A token belongs to its listing: another order, filter or scan is refused; another page
+	// size or time is not.
+	first := store.ResultFilter{ScanID: "s-1", Order: store.OrderBySeverity, Statuses: []posture.Status{posture.Fail, posture.Pass}, PageSize: 2, Now: t0}
+	page, err := s.ListResults(ctx(t), first)
+	must(t, "ListResults", err)
+	equal(t, "first page", page.Results, pick(0, 7))
+	refused := map[string]func(f *store.ResultFilter){
+		"order":    func(f *store.ResultFilter) { f.Order = store.OrderByStatus },
+		"default":  func(f *store.ResultFilter) { f.Order = store.OrderByControl },
+		"statuses": func(f *store.ResultFilter) { f.Statuses = []posture.Status{posture.Fail} },
+		"service":  func(f *store.ResultFilter) { f.Service = "SSH" },
+		"severity": func(f *store.ResultFilter) { f.Severity = posture.High },
+		"controls": func(f *store.ResultFilter) { f.ControlIDs = []string{"ssh.ciphers"} },
+		"masked":   func(f *store.ResultFilter) { f.Masked = store.MaskedInclude },
+		"query":    func(f *store.ResultFilter) { f.Query = "ssh" },
+		"scan":     func(f *store.ResultFilter) { f.ScanID = "s-2" },
+	}
+	for name, change := range refused {
+		f := first
+		f.PageToken = page.NextPageToken
+		change(&f)
+		_, err := s.ListResults(ctx(t), f)
+		wantErr(t, "ListResults with the token of another "+name, err, store.ErrBadPageToken)
+	}
+	next := first
+	next.PageToken, next.PageSize, next.Now = page.NextPageToken, 3, at(time.Hour)
+	next.Statuses = []posture.Status{posture.Pass, posture.Fail} // the same set
+	page, err = s.ListResults(ctx(t), next)
+	must(t, "ListResults with another page size and time", err)
+	equal(t, "second page", page.Results, pick(12, 13, 3))
+
+	for _, f := range []store.ResultFilter{{ScanID: "s-1", Order: 3}, {ScanID: "s-1", Masked: -1}} {
+		_, err := s.ListResults(ctx(t), f)
+		if err == nil {
+			t.Fatalf("ListResults with order %d and masked filter %d: no error", f.Order, f.Masked)
+		}
 	}
 }

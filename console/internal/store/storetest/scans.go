@@ -191,7 +191,7 @@ func testScanNotFound(t *testing.T, s store.Store) {
 			return err
 		}()},
 		{"ListResults", func() error { _, err := s.ListResults(ctx(t), store.ResultFilter{ScanID: id}); return err }()},
-		{"StatusCounts", func() error { _, err := s.StatusCounts(ctx(t), id); return err }()},
+		{"StatusCounts", func() error { _, err := s.StatusCounts(ctx(t), id, t0); return err }()},
 		{"Scores", func() error { _, err := s.Scores(ctx(t), id); return err }()},
 	}
 	for _, c := range checks {

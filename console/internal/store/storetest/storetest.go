@@ -24,9 +24,23 @@
 //     Every method taking a scan id answers ErrNotFound for an unknown one.
 //   - StoreBatch from a node other than the scan's is ErrConflict and stores nothing, not even
 //     the sequence number.
-//   - ListResults orders by control id, resource, node id comparing bytes; ControlIDs empty
-//     but not nil matches nothing; a page is followed by a NextPageToken only when more results
-//     follow it. ListScans likewise. A token that is not one is store.ErrBadPageToken.
+//   - ListResults orders by control id, resource, node id comparing bytes, after the rank of
+//     the severity (critical, high, medium, low, info, then any other) or status (fail, error,
+//     info, pass, skip) when the filter's Order asks for it; ControlIDs empty but not nil
+//     matches nothing; a page is followed by a NextPageToken only when more results follow it.
+//     ListScans likewise. A token that is not one, or was made for another scan, filter or
+//     order (PageSize and Now aside), is store.ErrBadPageToken. Query ignores the case of ASCII
+//     letters only and has no wildcards. Every result has its control's title in the scan ("" for
+//     a control the scan lacks); Mask is filled for a masked result (the oldest active mask by
+//     CreatedAt, then ID) and nil otherwise.
+//   - A mask is active at a time when it is not removed and expires after that time; its
+//     CreatedAt plays no part. Masks apply to every scan, whatever its state. RemoveMask
+//     removes an expired mask too.
+//   - ReplaceScores of a scan that is not complete is ErrConflict. Scores with a benchmark
+//     twice (CompleteScan, ReplaceScores) are ErrConflict and store nothing.
+//   - ControlHistory and LatestScans order scans by CreatedAt, then id (both newest first).
+//   - DeleteExpiredSessions deletes sessions expiring at or before the time given; deleting a
+//     user deletes their sessions. CreateSession needs a hash, a user and both times.
 //   - StaleScans: a running scan's reference is its last heartbeat, or before any its
 //     StartedAt; a queued or dispatched one's its dispatch time, or before that its CreatedAt;
 //     stale means strictly older than the bound. Ordered by CreatedAt, then id.
@@ -70,6 +84,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Leases", testLeases},
 		{"LatestScores", testLatestScores},
 		{"PruneScans", testPruneScans},
+		{"ResultOrders", testResultOrders},
+		{"MasksStored", testMasksStored},
+		{"MaskedCounts", testMaskedCounts},
+		{"MaskedResults", testMaskedResults},
+		{"MaskedScans", testMaskedScans},
+		{"ResultQuery", testResultQuery},
+		{"ReplaceScores", testReplaceScores},
+		{"ControlHistory", testControlHistory},
+		{"LatestScans", testLatestScans},
+		{"Sessions", testSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ CREATE TABLE latest_scores (
     fail         INTEGER NOT NULL,
     info         INTEGER NOT NULL,
     skip         INTEGER NOT NULL,
-    error        INTEGER NOT NULL,
+    error        INTEGER NOT NULL, masked INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (node_id, benchmark_id)
 ) WITHOUT ROWID;
 
@@ -69,6 +69,19 @@ CREATE TABLE leases (
     name       TEXT    NOT NULL PRIMARY KEY,
     holder     TEXT    NOT NULL,
     expires_at INTEGER NOT NULL
+);
+
+CREATE TABLE masks (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    control_id TEXT    NOT NULL,
+    node_ids   TEXT    NOT NULL,
+    resource   TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT    NOT NULL DEFAULT '',
+    expires_at INTEGER,
+    removed_at INTEGER,
+    removed_by TEXT    NOT NULL DEFAULT ''
 );
 
 CREATE TABLE nodes (
@@ -129,8 +142,17 @@ CREATE TABLE scores (
     fail         INTEGER NOT NULL,
     info         INTEGER NOT NULL,
     skip         INTEGER NOT NULL,
-    error        INTEGER NOT NULL,
+    error        INTEGER NOT NULL, masked INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (scan_id, benchmark_id)
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+    hash       BLOB    NOT NULL PRIMARY KEY,
+    user_name  TEXT    NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    role       TEXT    NOT NULL,
+    csrf_token TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE users (
@@ -144,6 +166,8 @@ CREATE INDEX audit_by_at ON audit (at, seq);
 
 CREATE INDEX latest_scores_by_scan ON latest_scores (scan_id);
 
+CREATE INDEX masks_by_control ON masks (control_id, created_at, id);
+
 CREATE INDEX nodes_by_name ON nodes (name);
 
 CREATE INDEX scans_by_created ON scans (created_at, id);
@@ -153,4 +177,8 @@ CREATE INDEX scans_by_group ON scans (group_id, created_at, id);
 CREATE INDEX scans_by_node ON scans (node_id, created_at, id);
 
 CREATE INDEX scans_unfinished ON scans (state) WHERE state IN ('queued', 'dispatched', 'running');
+
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+CREATE INDEX sessions_by_user ON sessions (user_name);
 

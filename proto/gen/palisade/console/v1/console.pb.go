@@ -27,6 +27,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MaskedFilter int32
+
+const (
+	MaskedFilter_MASKED_FILTER_UNSPECIFIED MaskedFilter = 0
+	// Unmasked results only (the default view).
+	MaskedFilter_MASKED_FILTER_EXCLUDE MaskedFilter = 1
+	// Masked results only.
+	MaskedFilter_MASKED_FILTER_ONLY MaskedFilter = 2
+	// Every result.
+	MaskedFilter_MASKED_FILTER_INCLUDE MaskedFilter = 3
+)
+
+// Enum value maps for MaskedFilter.
+var (
+	MaskedFilter_name = map[int32]string{
+		0: "MASKED_FILTER_UNSPECIFIED",
+		1: "MASKED_FILTER_EXCLUDE",
+		2: "MASKED_FILTER_ONLY",
+		3: "MASKED_FILTER_INCLUDE",
+	}
+	MaskedFilter_value = map[string]int32{
+		"MASKED_FILTER_UNSPECIFIED": 0,
+		"MASKED_FILTER_EXCLUDE":     1,
+		"MASKED_FILTER_ONLY":        2,
+		"MASKED_FILTER_INCLUDE":     3,
+	}
+)
+
+func (x MaskedFilter) Enum() *MaskedFilter {
+	p := new(MaskedFilter)
+	*p = x
+	return p
+}
+
+func (x MaskedFilter) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MaskedFilter) Descriptor() protoreflect.EnumDescriptor {
+	return file_palisade_console_v1_console_proto_enumTypes[0].Descriptor()
+}
+
+func (MaskedFilter) Type() protoreflect.EnumType {
+	return &file_palisade_console_v1_console_proto_enumTypes[0]
+}
+
+func (x MaskedFilter) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MaskedFilter.Descriptor instead.
+func (MaskedFilter) EnumDescriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{0}
+}
+
 type Node struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -931,12 +986,14 @@ type Score struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	BenchmarkId string                 `protobuf:"bytes,1,opt,name=benchmark_id,json=benchmarkId,proto3" json:"benchmark_id,omitempty"`
 	// Present only when the benchmark has results that count (pass, info, fail, error).
-	Score         *float64 `protobuf:"fixed64,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
-	Pass          uint32   `protobuf:"varint,3,opt,name=pass,proto3" json:"pass,omitempty"`
-	Fail          uint32   `protobuf:"varint,4,opt,name=fail,proto3" json:"fail,omitempty"`
-	Info          uint32   `protobuf:"varint,5,opt,name=info,proto3" json:"info,omitempty"`
-	Skip          uint32   `protobuf:"varint,6,opt,name=skip,proto3" json:"skip,omitempty"`
-	Error         uint32   `protobuf:"varint,7,opt,name=error,proto3" json:"error,omitempty"`
+	Score *float64 `protobuf:"fixed64,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	Pass  uint32   `protobuf:"varint,3,opt,name=pass,proto3" json:"pass,omitempty"`
+	Fail  uint32   `protobuf:"varint,4,opt,name=fail,proto3" json:"fail,omitempty"`
+	Info  uint32   `protobuf:"varint,5,opt,name=info,proto3" json:"info,omitempty"`
+	Skip  uint32   `protobuf:"varint,6,opt,name=skip,proto3" json:"skip,omitempty"`
+	Error uint32   `protobuf:"varint,7,opt,name=error,proto3" json:"error,omitempty"`
+	// Results left out of the score by a mask.
+	Masked        uint32 `protobuf:"varint,8,opt,name=masked,proto3" json:"masked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1016,6 +1073,13 @@ func (x *Score) GetSkip() uint32 {
 func (x *Score) GetError() uint32 {
 	if x != nil {
 		return x.Error
+	}
+	return 0
+}
+
+func (x *Score) GetMasked() uint32 {
+	if x != nil {
+		return x.Masked
 	}
 	return 0
 }
@@ -1349,17 +1413,19 @@ func (x *GetScanRequest) GetScanId() string {
 }
 
 type ResultRow struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ScanId        string                 `protobuf:"bytes,1,opt,name=scan_id,json=scanId,proto3" json:"scan_id,omitempty"`
-	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	ControlId     string                 `protobuf:"bytes,3,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
-	Resource      string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
-	Status        v1.Status              `protobuf:"varint,5,opt,name=status,proto3,enum=palisade.sensor.v1.Status" json:"status,omitempty"`
-	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	Evidence      []*v1.Evidence         `protobuf:"bytes,7,rep,name=evidence,proto3" json:"evidence,omitempty"`
-	Title         string                 `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
-	Severity      string                 `protobuf:"bytes,9,opt,name=severity,proto3" json:"severity,omitempty"`
-	Service       string                 `protobuf:"bytes,10,opt,name=service,proto3" json:"service,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ScanId    string                 `protobuf:"bytes,1,opt,name=scan_id,json=scanId,proto3" json:"scan_id,omitempty"`
+	NodeId    string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	ControlId string                 `protobuf:"bytes,3,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	Resource  string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	Status    v1.Status              `protobuf:"varint,5,opt,name=status,proto3,enum=palisade.sensor.v1.Status" json:"status,omitempty"`
+	Reason    string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Evidence  []*v1.Evidence         `protobuf:"bytes,7,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	Title     string                 `protobuf:"bytes,8,opt,name=title,proto3" json:"title,omitempty"`
+	Severity  string                 `protobuf:"bytes,9,opt,name=severity,proto3" json:"severity,omitempty"`
+	Service   string                 `protobuf:"bytes,10,opt,name=service,proto3" json:"service,omitempty"`
+	// The active mask covering this result, if any.
+	Mask          *Mask `protobuf:"bytes,11,opt,name=mask,proto3" json:"mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1464,15 +1530,29 @@ func (x *ResultRow) GetService() string {
 	return ""
 }
 
+func (x *ResultRow) GetMask() *Mask {
+	if x != nil {
+		return x.Mask
+	}
+	return nil
+}
+
 type ListResultsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ScanId        string                 `protobuf:"bytes,1,opt,name=scan_id,json=scanId,proto3" json:"scan_id,omitempty"`
-	Benchmark     string                 `protobuf:"bytes,2,opt,name=benchmark,proto3" json:"benchmark,omitempty"`
-	Statuses      []v1.Status            `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=palisade.sensor.v1.Status" json:"statuses,omitempty"`
-	Service       string                 `protobuf:"bytes,4,opt,name=service,proto3" json:"service,omitempty"`
-	Severity      string                 `protobuf:"bytes,5,opt,name=severity,proto3" json:"severity,omitempty"`
-	PageSize      uint32                 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ScanId    string                 `protobuf:"bytes,1,opt,name=scan_id,json=scanId,proto3" json:"scan_id,omitempty"`
+	Benchmark string                 `protobuf:"bytes,2,opt,name=benchmark,proto3" json:"benchmark,omitempty"`
+	Statuses  []v1.Status            `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=palisade.sensor.v1.Status" json:"statuses,omitempty"`
+	Service   string                 `protobuf:"bytes,4,opt,name=service,proto3" json:"service,omitempty"`
+	Severity  string                 `protobuf:"bytes,5,opt,name=severity,proto3" json:"severity,omitempty"`
+	PageSize  uint32                 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Which results to return by their masking; unspecified means unmasked only.
+	Masked MaskedFilter `protobuf:"varint,8,opt,name=masked,proto3,enum=palisade.console.v1.MaskedFilter" json:"masked,omitempty"`
+	// Case-insensitive text matched against control id, title, resource and reason.
+	Query string `protobuf:"bytes,9,opt,name=query,proto3" json:"query,omitempty"`
+	// Sort order: "control" (default: control id, then resource), "severity" (highest first),
+	// or "status" (fail, error, info, pass, skip).
+	OrderBy       string `protobuf:"bytes,10,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1552,6 +1632,27 @@ func (x *ListResultsRequest) GetPageSize() uint32 {
 func (x *ListResultsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListResultsRequest) GetMasked() MaskedFilter {
+	if x != nil {
+		return x.Masked
+	}
+	return MaskedFilter_MASKED_FILTER_UNSPECIFIED
+}
+
+func (x *ListResultsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListResultsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
 	}
 	return ""
 }
@@ -1675,12 +1776,19 @@ type EnrolmentToken struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The secret token; shown only when created.
-	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	Uses          uint32                 `protobuf:"varint,4,opt,name=uses,proto3" json:"uses,omitempty"`
-	Used          uint32                 `protobuf:"varint,5,opt,name=used,proto3" json:"used,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Token     string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Uses      uint32                 `protobuf:"varint,4,opt,name=uses,proto3" json:"uses,omitempty"`
+	Used      uint32                 `protobuf:"varint,5,opt,name=used,proto3" json:"used,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	CreatedBy string                 `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// Only when created: the command that enrols and runs a sensor on a host, and a
+	// Kubernetes DaemonSet snippet that does the same on every node.
+	SensorCommand    string `protobuf:"bytes,9,opt,name=sensor_command,json=sensorCommand,proto3" json:"sensor_command,omitempty"`
+	DaemonsetSnippet string `protobuf:"bytes,10,opt,name=daemonset_snippet,json=daemonsetSnippet,proto3" json:"daemonset_snippet,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *EnrolmentToken) Reset() {
@@ -1748,6 +1856,165 @@ func (x *EnrolmentToken) GetUsed() uint32 {
 	return 0
 }
 
+func (x *EnrolmentToken) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *EnrolmentToken) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *EnrolmentToken) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *EnrolmentToken) GetSensorCommand() string {
+	if x != nil {
+		return x.SensorCommand
+	}
+	return ""
+}
+
+func (x *EnrolmentToken) GetDaemonsetSnippet() string {
+	if x != nil {
+		return x.DaemonsetSnippet
+	}
+	return ""
+}
+
+type ListEnrolmentTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrolmentTokensRequest) Reset() {
+	*x = ListEnrolmentTokensRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrolmentTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrolmentTokensRequest) ProtoMessage() {}
+
+func (x *ListEnrolmentTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrolmentTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListEnrolmentTokensRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{25}
+}
+
+type ListEnrolmentTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*EnrolmentToken      `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrolmentTokensResponse) Reset() {
+	*x = ListEnrolmentTokensResponse{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrolmentTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrolmentTokensResponse) ProtoMessage() {}
+
+func (x *ListEnrolmentTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrolmentTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListEnrolmentTokensResponse) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListEnrolmentTokensResponse) GetTokens() []*EnrolmentToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeEnrolmentTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeEnrolmentTokenRequest) Reset() {
+	*x = RevokeEnrolmentTokenRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeEnrolmentTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeEnrolmentTokenRequest) ProtoMessage() {}
+
+func (x *RevokeEnrolmentTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeEnrolmentTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeEnrolmentTokenRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RevokeEnrolmentTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type GetPostureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this target type; all when empty.
@@ -1758,7 +2025,7 @@ type GetPostureRequest struct {
 
 func (x *GetPostureRequest) Reset() {
 	*x = GetPostureRequest{}
-	mi := &file_palisade_console_v1_console_proto_msgTypes[25]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +2037,7 @@ func (x *GetPostureRequest) String() string {
 func (*GetPostureRequest) ProtoMessage() {}
 
 func (x *GetPostureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_palisade_console_v1_console_proto_msgTypes[25]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +2050,7 @@ func (x *GetPostureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostureRequest.ProtoReflect.Descriptor instead.
 func (*GetPostureRequest) Descriptor() ([]byte, []int) {
-	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{25}
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPostureRequest) GetTargetType() string {
@@ -1805,7 +2072,7 @@ type Posture struct {
 
 func (x *Posture) Reset() {
 	*x = Posture{}
-	mi := &file_palisade_console_v1_console_proto_msgTypes[26]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +2084,7 @@ func (x *Posture) String() string {
 func (*Posture) ProtoMessage() {}
 
 func (x *Posture) ProtoReflect() protoreflect.Message {
-	mi := &file_palisade_console_v1_console_proto_msgTypes[26]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2097,7 @@ func (x *Posture) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posture.ProtoReflect.Descriptor instead.
 func (*Posture) Descriptor() ([]byte, []int) {
-	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{26}
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Posture) GetTargets() []*TargetPosture {
@@ -1863,7 +2130,7 @@ type TargetPosture struct {
 
 func (x *TargetPosture) Reset() {
 	*x = TargetPosture{}
-	mi := &file_palisade_console_v1_console_proto_msgTypes[27]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2142,7 @@ func (x *TargetPosture) String() string {
 func (*TargetPosture) ProtoMessage() {}
 
 func (x *TargetPosture) ProtoReflect() protoreflect.Message {
-	mi := &file_palisade_console_v1_console_proto_msgTypes[27]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2155,7 @@ func (x *TargetPosture) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TargetPosture.ProtoReflect.Descriptor instead.
 func (*TargetPosture) Descriptor() ([]byte, []int) {
-	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{27}
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TargetPosture) GetTargetType() string {
@@ -1932,15 +2199,19 @@ type NodePosture struct {
 	NodeName   string                 `protobuf:"bytes,2,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
 	TargetType string                 `protobuf:"bytes,3,opt,name=target_type,json=targetType,proto3" json:"target_type,omitempty"`
 	// The latest completed score per benchmark; empty for a node never scanned.
-	Scores        []*Score               `protobuf:"bytes,4,rep,name=scores,proto3" json:"scores,omitempty"`
-	LastScanAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_scan_at,json=lastScanAt,proto3" json:"last_scan_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scores     []*Score               `protobuf:"bytes,4,rep,name=scores,proto3" json:"scores,omitempty"`
+	LastScanAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_scan_at,json=lastScanAt,proto3" json:"last_scan_at,omitempty"`
+	// The node's most recent scan of any state (absent when never scanned).
+	LastScanId        string                 `protobuf:"bytes,6,opt,name=last_scan_id,json=lastScanId,proto3" json:"last_scan_id,omitempty"`
+	LastScanState     v1.ScanState           `protobuf:"varint,7,opt,name=last_scan_state,json=lastScanState,proto3,enum=palisade.sensor.v1.ScanState" json:"last_scan_state,omitempty"`
+	LastScanCreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_scan_created_at,json=lastScanCreatedAt,proto3" json:"last_scan_created_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *NodePosture) Reset() {
 	*x = NodePosture{}
-	mi := &file_palisade_console_v1_console_proto_msgTypes[28]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2223,7 @@ func (x *NodePosture) String() string {
 func (*NodePosture) ProtoMessage() {}
 
 func (x *NodePosture) ProtoReflect() protoreflect.Message {
-	mi := &file_palisade_console_v1_console_proto_msgTypes[28]
+	mi := &file_palisade_console_v1_console_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2236,7 @@ func (x *NodePosture) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodePosture.ProtoReflect.Descriptor instead.
 func (*NodePosture) Descriptor() ([]byte, []int) {
-	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{28}
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodePosture) GetNodeId() string {
@@ -2001,6 +2272,1455 @@ func (x *NodePosture) GetLastScanAt() *timestamppb.Timestamp {
 		return x.LastScanAt
 	}
 	return nil
+}
+
+func (x *NodePosture) GetLastScanId() string {
+	if x != nil {
+		return x.LastScanId
+	}
+	return ""
+}
+
+func (x *NodePosture) GetLastScanState() v1.ScanState {
+	if x != nil {
+		return x.LastScanState
+	}
+	return v1.ScanState(0)
+}
+
+func (x *NodePosture) GetLastScanCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastScanCreatedAt
+	}
+	return nil
+}
+
+type GetControlRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ControlId     string                 `protobuf:"bytes,1,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetControlRequest) Reset() {
+	*x = GetControlRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetControlRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetControlRequest) ProtoMessage() {}
+
+func (x *GetControlRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetControlRequest.ProtoReflect.Descriptor instead.
+func (*GetControlRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetControlRequest) GetControlId() string {
+	if x != nil {
+		return x.ControlId
+	}
+	return ""
+}
+
+type Mask struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ControlId string                 `protobuf:"bytes,2,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	// The nodes the mask covers; empty: every node.
+	NodeIds []string `protobuf:"bytes,3,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	// One resource of the control (a mask of one result, on exactly one node); empty: every
+	// resource.
+	Resource  string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	Reason    string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedBy string                 `protobuf:"bytes,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// Absent: no expiry.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	RemovedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=removed_at,json=removedAt,proto3" json:"removed_at,omitempty"`
+	RemovedBy string                 `protobuf:"bytes,10,opt,name=removed_by,json=removedBy,proto3" json:"removed_by,omitempty"`
+	// Neither removed nor expired.
+	Active        bool `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mask) Reset() {
+	*x = Mask{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mask) ProtoMessage() {}
+
+func (x *Mask) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mask.ProtoReflect.Descriptor instead.
+func (*Mask) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Mask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Mask) GetControlId() string {
+	if x != nil {
+		return x.ControlId
+	}
+	return ""
+}
+
+func (x *Mask) GetNodeIds() []string {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *Mask) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *Mask) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Mask) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Mask) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *Mask) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Mask) GetRemovedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RemovedAt
+	}
+	return nil
+}
+
+func (x *Mask) GetRemovedBy() string {
+	if x != nil {
+		return x.RemovedBy
+	}
+	return ""
+}
+
+func (x *Mask) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+type CreateMaskRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ControlId string                 `protobuf:"bytes,1,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	// Node ids or names; empty: every node.
+	Nodes []string `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Masks one result: this resource of the control on the one node given.
+	Resource string `protobuf:"bytes,3,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Why the control or result does not apply; required.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional; must be in the future.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMaskRequest) Reset() {
+	*x = CreateMaskRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMaskRequest) ProtoMessage() {}
+
+func (x *CreateMaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMaskRequest.ProtoReflect.Descriptor instead.
+func (*CreateMaskRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CreateMaskRequest) GetControlId() string {
+	if x != nil {
+		return x.ControlId
+	}
+	return ""
+}
+
+func (x *CreateMaskRequest) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *CreateMaskRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *CreateMaskRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CreateMaskRequest) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type ListMasksRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ControlId string                 `protobuf:"bytes,1,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	// Node id or name: masks covering this node (including the global ones).
+	Node string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// Also list removed and expired masks.
+	IncludeInactive bool `protobuf:"varint,3,opt,name=include_inactive,json=includeInactive,proto3" json:"include_inactive,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListMasksRequest) Reset() {
+	*x = ListMasksRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMasksRequest) ProtoMessage() {}
+
+func (x *ListMasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMasksRequest.ProtoReflect.Descriptor instead.
+func (*ListMasksRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListMasksRequest) GetControlId() string {
+	if x != nil {
+		return x.ControlId
+	}
+	return ""
+}
+
+func (x *ListMasksRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ListMasksRequest) GetIncludeInactive() bool {
+	if x != nil {
+		return x.IncludeInactive
+	}
+	return false
+}
+
+type ListMasksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Masks         []*Mask                `protobuf:"bytes,1,rep,name=masks,proto3" json:"masks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMasksResponse) Reset() {
+	*x = ListMasksResponse{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMasksResponse) ProtoMessage() {}
+
+func (x *ListMasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMasksResponse.ProtoReflect.Descriptor instead.
+func (*ListMasksResponse) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListMasksResponse) GetMasks() []*Mask {
+	if x != nil {
+		return x.Masks
+	}
+	return nil
+}
+
+type RemoveMaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaskId        string                 `protobuf:"bytes,1,opt,name=mask_id,json=maskId,proto3" json:"mask_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMaskRequest) Reset() {
+	*x = RemoveMaskRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMaskRequest) ProtoMessage() {}
+
+func (x *RemoveMaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMaskRequest.ProtoReflect.Descriptor instead.
+func (*RemoveMaskRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RemoveMaskRequest) GetMaskId() string {
+	if x != nil {
+		return x.MaskId
+	}
+	return ""
+}
+
+type CompareScansRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BaseScanId    string                 `protobuf:"bytes,1,opt,name=base_scan_id,json=baseScanId,proto3" json:"base_scan_id,omitempty"`
+	HeadScanId    string                 `protobuf:"bytes,2,opt,name=head_scan_id,json=headScanId,proto3" json:"head_scan_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareScansRequest) Reset() {
+	*x = CompareScansRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareScansRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareScansRequest) ProtoMessage() {}
+
+func (x *CompareScansRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareScansRequest.ProtoReflect.Descriptor instead.
+func (*CompareScansRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CompareScansRequest) GetBaseScanId() string {
+	if x != nil {
+		return x.BaseScanId
+	}
+	return ""
+}
+
+func (x *CompareScansRequest) GetHeadScanId() string {
+	if x != nil {
+		return x.HeadScanId
+	}
+	return ""
+}
+
+type ScoreDelta struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BenchmarkId string                 `protobuf:"bytes,1,opt,name=benchmark_id,json=benchmarkId,proto3" json:"benchmark_id,omitempty"`
+	Base        *Score                 `protobuf:"bytes,2,opt,name=base,proto3" json:"base,omitempty"`
+	Head        *Score                 `protobuf:"bytes,3,opt,name=head,proto3" json:"head,omitempty"`
+	// head minus base, in percentage points; absent when either has no score.
+	Delta         *float64 `protobuf:"fixed64,4,opt,name=delta,proto3,oneof" json:"delta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreDelta) Reset() {
+	*x = ScoreDelta{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreDelta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreDelta) ProtoMessage() {}
+
+func (x *ScoreDelta) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreDelta.ProtoReflect.Descriptor instead.
+func (*ScoreDelta) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ScoreDelta) GetBenchmarkId() string {
+	if x != nil {
+		return x.BenchmarkId
+	}
+	return ""
+}
+
+func (x *ScoreDelta) GetBase() *Score {
+	if x != nil {
+		return x.Base
+	}
+	return nil
+}
+
+func (x *ScoreDelta) GetHead() *Score {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *ScoreDelta) GetDelta() float64 {
+	if x != nil && x.Delta != nil {
+		return *x.Delta
+	}
+	return 0
+}
+
+type ComparedResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ControlId string                 `protobuf:"bytes,1,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	Resource  string                 `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	Title     string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Severity  string                 `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
+	// STATUS_UNSPECIFIED where the scan has no such result.
+	BaseStatus    v1.Status `protobuf:"varint,5,opt,name=base_status,json=baseStatus,proto3,enum=palisade.sensor.v1.Status" json:"base_status,omitempty"`
+	HeadStatus    v1.Status `protobuf:"varint,6,opt,name=head_status,json=headStatus,proto3,enum=palisade.sensor.v1.Status" json:"head_status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComparedResult) Reset() {
+	*x = ComparedResult{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComparedResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComparedResult) ProtoMessage() {}
+
+func (x *ComparedResult) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComparedResult.ProtoReflect.Descriptor instead.
+func (*ComparedResult) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ComparedResult) GetControlId() string {
+	if x != nil {
+		return x.ControlId
+	}
+	return ""
+}
+
+func (x *ComparedResult) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *ComparedResult) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ComparedResult) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *ComparedResult) GetBaseStatus() v1.Status {
+	if x != nil {
+		return x.BaseStatus
+	}
+	return v1.Status(0)
+}
+
+func (x *ComparedResult) GetHeadStatus() v1.Status {
+	if x != nil {
+		return x.HeadStatus
+	}
+	return v1.Status(0)
+}
+
+// ScanComparison compares two scans of one node, with the masks active now applied to both.
+type ScanComparison struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Base   *Scan                  `protobuf:"bytes,1,opt,name=base,proto3" json:"base,omitempty"`
+	Head   *Scan                  `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"`
+	Scores []*ScoreDelta          `protobuf:"bytes,3,rep,name=scores,proto3" json:"scores,omitempty"`
+	// fail or error in head, and not in base.
+	NewlyFailing []*ComparedResult `protobuf:"bytes,4,rep,name=newly_failing,json=newlyFailing,proto3" json:"newly_failing,omitempty"`
+	// fail or error in base, and pass, info or skip in head (or gone from it).
+	Fixed []*ComparedResult `protobuf:"bytes,5,rep,name=fixed,proto3" json:"fixed,omitempty"`
+	// fail or error in both.
+	StillFailing []*ComparedResult `protobuf:"bytes,6,rep,name=still_failing,json=stillFailing,proto3" json:"still_failing,omitempty"`
+	// Results with the same status in both scans.
+	Unchanged     uint32 `protobuf:"varint,7,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanComparison) Reset() {
+	*x = ScanComparison{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanComparison) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanComparison) ProtoMessage() {}
+
+func (x *ScanComparison) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanComparison.ProtoReflect.Descriptor instead.
+func (*ScanComparison) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ScanComparison) GetBase() *Scan {
+	if x != nil {
+		return x.Base
+	}
+	return nil
+}
+
+func (x *ScanComparison) GetHead() *Scan {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *ScanComparison) GetScores() []*ScoreDelta {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *ScanComparison) GetNewlyFailing() []*ComparedResult {
+	if x != nil {
+		return x.NewlyFailing
+	}
+	return nil
+}
+
+func (x *ScanComparison) GetFixed() []*ComparedResult {
+	if x != nil {
+		return x.Fixed
+	}
+	return nil
+}
+
+func (x *ScanComparison) GetStillFailing() []*ComparedResult {
+	if x != nil {
+		return x.StillFailing
+	}
+	return nil
+}
+
+func (x *ScanComparison) GetUnchanged() uint32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+type ListControlHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node id or name.
+	Node      string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	ControlId string `protobuf:"bytes,2,opt,name=control_id,json=controlId,proto3" json:"control_id,omitempty"`
+	// Most scans to return; default 50, at most 1000.
+	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListControlHistoryRequest) Reset() {
+	*x = ListControlHistoryRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListControlHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListControlHistoryRequest) ProtoMessage() {}
+
+func (x *ListControlHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListControlHistoryRequest.ProtoReflect.Descriptor instead.
+func (*ListControlHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListControlHistoryRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ListControlHistoryRequest) GetControlId() string {
+	if x != nil {
+		return x.ControlId
+	}
+	return ""
+}
+
+func (x *ListControlHistoryRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ControlHistoryEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScanId        string                 `protobuf:"bytes,1,opt,name=scan_id,json=scanId,proto3" json:"scan_id,omitempty"`
+	ScanState     v1.ScanState           `protobuf:"varint,2,opt,name=scan_state,json=scanState,proto3,enum=palisade.sensor.v1.ScanState" json:"scan_state,omitempty"`
+	ScanCreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scan_created_at,json=scanCreatedAt,proto3" json:"scan_created_at,omitempty"`
+	Resource      string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	Status        v1.Status              `protobuf:"varint,5,opt,name=status,proto3,enum=palisade.sensor.v1.Status" json:"status,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlHistoryEntry) Reset() {
+	*x = ControlHistoryEntry{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlHistoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlHistoryEntry) ProtoMessage() {}
+
+func (x *ControlHistoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlHistoryEntry.ProtoReflect.Descriptor instead.
+func (*ControlHistoryEntry) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ControlHistoryEntry) GetScanId() string {
+	if x != nil {
+		return x.ScanId
+	}
+	return ""
+}
+
+func (x *ControlHistoryEntry) GetScanState() v1.ScanState {
+	if x != nil {
+		return x.ScanState
+	}
+	return v1.ScanState(0)
+}
+
+func (x *ControlHistoryEntry) GetScanCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScanCreatedAt
+	}
+	return nil
+}
+
+func (x *ControlHistoryEntry) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *ControlHistoryEntry) GetStatus() v1.Status {
+	if x != nil {
+		return x.Status
+	}
+	return v1.Status(0)
+}
+
+func (x *ControlHistoryEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ListControlHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*ControlHistoryEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListControlHistoryResponse) Reset() {
+	*x = ListControlHistoryResponse{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListControlHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListControlHistoryResponse) ProtoMessage() {}
+
+func (x *ListControlHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListControlHistoryResponse.ProtoReflect.Descriptor instead.
+func (*ListControlHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListControlHistoryResponse) GetEntries() []*ControlHistoryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type APIToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role  string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// The secret token; shown only when created.
+	Token         string                 `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	CreatedBy     string                 `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *APIToken) Reset() {
+	*x = APIToken{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *APIToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*APIToken) ProtoMessage() {}
+
+func (x *APIToken) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
+func (*APIToken) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *APIToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *APIToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *APIToken) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *APIToken) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *APIToken) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *APIToken) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *APIToken) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *APIToken) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+type CreateAPITokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// admin, analyst or viewer.
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Lifetime in seconds; 0: no expiry.
+	TtlSeconds    uint32 `protobuf:"varint,3,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAPITokenRequest) Reset() {
+	*x = CreateAPITokenRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAPITokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAPITokenRequest) ProtoMessage() {}
+
+func (x *CreateAPITokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAPITokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateAPITokenRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CreateAPITokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateAPITokenRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateAPITokenRequest) GetTtlSeconds() uint32 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type ListAPITokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAPITokensRequest) Reset() {
+	*x = ListAPITokensRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAPITokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAPITokensRequest) ProtoMessage() {}
+
+func (x *ListAPITokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAPITokensRequest.ProtoReflect.Descriptor instead.
+func (*ListAPITokensRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{47}
+}
+
+type ListAPITokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*APIToken            `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAPITokensResponse) Reset() {
+	*x = ListAPITokensResponse{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAPITokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAPITokensResponse) ProtoMessage() {}
+
+func (x *ListAPITokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAPITokensResponse.ProtoReflect.Descriptor instead.
+func (*ListAPITokensResponse) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListAPITokensResponse) GetTokens() []*APIToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeAPITokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAPITokenRequest) Reset() {
+	*x = RevokeAPITokenRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAPITokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAPITokenRequest) ProtoMessage() {}
+
+func (x *RevokeAPITokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAPITokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeAPITokenRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *RevokeAPITokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type User struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *User) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *User) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *User) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type CreateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role  string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// At least 12 characters.
+	Password      string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUserRequest) Reset() {
+	*x = CreateUserRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUserRequest) ProtoMessage() {}
+
+func (x *CreateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUserRequest.ProtoReflect.Descriptor instead.
+func (*CreateUserRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *CreateUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateUserRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type ListUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{52}
+}
+
+type ListUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListUsersResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type DeleteUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUserRequest) Reset() {
+	*x = DeleteUserRequest{}
+	mi := &file_palisade_console_v1_console_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUserRequest) ProtoMessage() {}
+
+func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_palisade_console_v1_console_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
+func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
+	return file_palisade_console_v1_console_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *DeleteUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 var File_palisade_console_v1_console_proto protoreflect.FileDescriptor
@@ -2082,7 +3802,7 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12/\n" +
 	"\x05scans\x18\x02 \x03(\v2\x19.palisade.console.v1.ScanR\x05scans\"*\n" +
 	"\x0fStopScanRequest\x12\x17\n" +
-	"\ascan_id\x18\x01 \x01(\tR\x06scanId\"\xb5\x01\n" +
+	"\ascan_id\x18\x01 \x01(\tR\x06scanId\"\xcd\x01\n" +
 	"\x05Score\x12!\n" +
 	"\fbenchmark_id\x18\x01 \x01(\tR\vbenchmarkId\x12\x19\n" +
 	"\x05score\x18\x02 \x01(\x01H\x00R\x05score\x88\x01\x01\x12\x12\n" +
@@ -2090,7 +3810,8 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\x04fail\x18\x04 \x01(\rR\x04fail\x12\x12\n" +
 	"\x04info\x18\x05 \x01(\rR\x04info\x12\x12\n" +
 	"\x04skip\x18\x06 \x01(\rR\x04skip\x12\x14\n" +
-	"\x05error\x18\a \x01(\rR\x05errorB\b\n" +
+	"\x05error\x18\a \x01(\rR\x05error\x12\x16\n" +
+	"\x06masked\x18\b \x01(\rR\x06maskedB\b\n" +
 	"\x06_score\"\x9c\x05\n" +
 	"\x04Scan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
@@ -2124,7 +3845,7 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\x05scans\x18\x01 \x03(\v2\x19.palisade.console.v1.ScanR\x05scans\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\")\n" +
 	"\x0eGetScanRequest\x12\x17\n" +
-	"\ascan_id\x18\x01 \x01(\tR\x06scanId\"\xca\x02\n" +
+	"\ascan_id\x18\x01 \x01(\tR\x06scanId\"\xf9\x02\n" +
 	"\tResultRow\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -2137,7 +3858,8 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\x05title\x18\b \x01(\tR\x05title\x12\x1a\n" +
 	"\bseverity\x18\t \x01(\tR\bseverity\x12\x18\n" +
 	"\aservice\x18\n" +
-	" \x01(\tR\aservice\"\xf5\x01\n" +
+	" \x01(\tR\aservice\x12-\n" +
+	"\x04mask\x18\v \x01(\v2\x19.palisade.console.v1.MaskR\x04mask\"\xe1\x02\n" +
 	"\x12ListResultsRequest\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x1c\n" +
 	"\tbenchmark\x18\x02 \x01(\tR\tbenchmark\x126\n" +
@@ -2146,7 +3868,11 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\bseverity\x18\x05 \x01(\tR\bseverity\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageToken\"\x8d\x01\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x129\n" +
+	"\x06masked\x18\b \x01(\x0e2!.palisade.console.v1.MaskedFilterR\x06masked\x12\x14\n" +
+	"\x05query\x18\t \x01(\tR\x05query\x12\x19\n" +
+	"\border_by\x18\n" +
+	" \x01(\tR\aorderBy\"\x8d\x01\n" +
 	"\x13ListResultsResponse\x128\n" +
 	"\aresults\x18\x01 \x03(\v2\x1e.palisade.console.v1.ResultRowR\aresults\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
@@ -2154,14 +3880,28 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\x1bCreateEnrolmentTokenRequest\x12\x1f\n" +
 	"\vttl_seconds\x18\x01 \x01(\rR\n" +
 	"ttlSeconds\x12\x12\n" +
-	"\x04uses\x18\x02 \x01(\rR\x04uses\"\x99\x01\n" +
+	"\x04uses\x18\x02 \x01(\rR\x04uses\"\x82\x03\n" +
 	"\x0eEnrolmentToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x12\n" +
 	"\x04uses\x18\x04 \x01(\rR\x04uses\x12\x12\n" +
-	"\x04used\x18\x05 \x01(\rR\x04used\"4\n" +
+	"\x04used\x18\x05 \x01(\rR\x04used\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\x12%\n" +
+	"\x0esensor_command\x18\t \x01(\tR\rsensorCommand\x12+\n" +
+	"\x11daemonset_snippet\x18\n" +
+	" \x01(\tR\x10daemonsetSnippet\"\x1c\n" +
+	"\x1aListEnrolmentTokensRequest\"Z\n" +
+	"\x1bListEnrolmentTokensResponse\x12;\n" +
+	"\x06tokens\x18\x01 \x03(\v2#.palisade.console.v1.EnrolmentTokenR\x06tokens\"-\n" +
+	"\x1bRevokeEnrolmentTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"4\n" +
 	"\x11GetPostureRequest\x12\x1f\n" +
 	"\vtarget_type\x18\x01 \x01(\tR\n" +
 	"targetType\"\x7f\n" +
@@ -2174,7 +3914,7 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\x05nodes\x18\x02 \x01(\rR\x05nodes\x12#\n" +
 	"\rscanned_nodes\x18\x03 \x01(\rR\fscannedNodes\x122\n" +
 	"\x06scores\x18\x04 \x03(\v2\x1a.palisade.console.v1.ScoreR\x06scores\x124\n" +
-	"\aoverall\x18\x05 \x01(\v2\x1a.palisade.console.v1.ScoreR\aoverall\"\xd6\x01\n" +
+	"\aoverall\x18\x05 \x01(\v2\x1a.palisade.console.v1.ScoreR\aoverall\"\x8c\x03\n" +
 	"\vNodePosture\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\tnode_name\x18\x02 \x01(\tR\bnodeName\x12\x1f\n" +
@@ -2182,7 +3922,137 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"targetType\x122\n" +
 	"\x06scores\x18\x04 \x03(\v2\x1a.palisade.console.v1.ScoreR\x06scores\x12<\n" +
 	"\flast_scan_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"lastScanAt2\xfc\a\n" +
+	"lastScanAt\x12 \n" +
+	"\flast_scan_id\x18\x06 \x01(\tR\n" +
+	"lastScanId\x12E\n" +
+	"\x0flast_scan_state\x18\a \x01(\x0e2\x1d.palisade.sensor.v1.ScanStateR\rlastScanState\x12K\n" +
+	"\x14last_scan_created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x11lastScanCreatedAt\"2\n" +
+	"\x11GetControlRequest\x12\x1d\n" +
+	"\n" +
+	"control_id\x18\x01 \x01(\tR\tcontrolId\"\x8b\x03\n" +
+	"\x04Mask\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"control_id\x18\x02 \x01(\tR\tcontrolId\x12\x19\n" +
+	"\bnode_ids\x18\x03 \x03(\tR\anodeIds\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\a \x01(\tR\tcreatedBy\x129\n" +
+	"\n" +
+	"expires_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"removed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tremovedAt\x12\x1d\n" +
+	"\n" +
+	"removed_by\x18\n" +
+	" \x01(\tR\tremovedBy\x12\x16\n" +
+	"\x06active\x18\v \x01(\bR\x06active\"\xb7\x01\n" +
+	"\x11CreateMaskRequest\x12\x1d\n" +
+	"\n" +
+	"control_id\x18\x01 \x01(\tR\tcontrolId\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\x12\x1a\n" +
+	"\bresource\x18\x03 \x01(\tR\bresource\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x129\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"p\n" +
+	"\x10ListMasksRequest\x12\x1d\n" +
+	"\n" +
+	"control_id\x18\x01 \x01(\tR\tcontrolId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12)\n" +
+	"\x10include_inactive\x18\x03 \x01(\bR\x0fincludeInactive\"D\n" +
+	"\x11ListMasksResponse\x12/\n" +
+	"\x05masks\x18\x01 \x03(\v2\x19.palisade.console.v1.MaskR\x05masks\",\n" +
+	"\x11RemoveMaskRequest\x12\x17\n" +
+	"\amask_id\x18\x01 \x01(\tR\x06maskId\"Y\n" +
+	"\x13CompareScansRequest\x12 \n" +
+	"\fbase_scan_id\x18\x01 \x01(\tR\n" +
+	"baseScanId\x12 \n" +
+	"\fhead_scan_id\x18\x02 \x01(\tR\n" +
+	"headScanId\"\xb4\x01\n" +
+	"\n" +
+	"ScoreDelta\x12!\n" +
+	"\fbenchmark_id\x18\x01 \x01(\tR\vbenchmarkId\x12.\n" +
+	"\x04base\x18\x02 \x01(\v2\x1a.palisade.console.v1.ScoreR\x04base\x12.\n" +
+	"\x04head\x18\x03 \x01(\v2\x1a.palisade.console.v1.ScoreR\x04head\x12\x19\n" +
+	"\x05delta\x18\x04 \x01(\x01H\x00R\x05delta\x88\x01\x01B\b\n" +
+	"\x06_delta\"\xf7\x01\n" +
+	"\x0eComparedResult\x12\x1d\n" +
+	"\n" +
+	"control_id\x18\x01 \x01(\tR\tcontrolId\x12\x1a\n" +
+	"\bresource\x18\x02 \x01(\tR\bresource\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x1a\n" +
+	"\bseverity\x18\x04 \x01(\tR\bseverity\x12;\n" +
+	"\vbase_status\x18\x05 \x01(\x0e2\x1a.palisade.sensor.v1.StatusR\n" +
+	"baseStatus\x12;\n" +
+	"\vhead_status\x18\x06 \x01(\x0e2\x1a.palisade.sensor.v1.StatusR\n" +
+	"headStatus\"\x94\x03\n" +
+	"\x0eScanComparison\x12-\n" +
+	"\x04base\x18\x01 \x01(\v2\x19.palisade.console.v1.ScanR\x04base\x12-\n" +
+	"\x04head\x18\x02 \x01(\v2\x19.palisade.console.v1.ScanR\x04head\x127\n" +
+	"\x06scores\x18\x03 \x03(\v2\x1f.palisade.console.v1.ScoreDeltaR\x06scores\x12H\n" +
+	"\rnewly_failing\x18\x04 \x03(\v2#.palisade.console.v1.ComparedResultR\fnewlyFailing\x129\n" +
+	"\x05fixed\x18\x05 \x03(\v2#.palisade.console.v1.ComparedResultR\x05fixed\x12H\n" +
+	"\rstill_failing\x18\x06 \x03(\v2#.palisade.console.v1.ComparedResultR\fstillFailing\x12\x1c\n" +
+	"\tunchanged\x18\a \x01(\rR\tunchanged\"d\n" +
+	"\x19ListControlHistoryRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
+	"\n" +
+	"control_id\x18\x02 \x01(\tR\tcontrolId\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x98\x02\n" +
+	"\x13ControlHistoryEntry\x12\x17\n" +
+	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12<\n" +
+	"\n" +
+	"scan_state\x18\x02 \x01(\x0e2\x1d.palisade.sensor.v1.ScanStateR\tscanState\x12B\n" +
+	"\x0fscan_created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rscanCreatedAt\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\x122\n" +
+	"\x06status\x18\x05 \x01(\x0e2\x1a.palisade.sensor.v1.StatusR\x06status\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"`\n" +
+	"\x1aListControlHistoryResponse\x12B\n" +
+	"\aentries\x18\x01 \x03(\v2(.palisade.console.v1.ControlHistoryEntryR\aentries\"\xa8\x02\n" +
+	"\bAPIToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x14\n" +
+	"\x05token\x18\x04 \x01(\tR\x05token\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\"`\n" +
+	"\x15CreateAPITokenRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1f\n" +
+	"\vttl_seconds\x18\x03 \x01(\rR\n" +
+	"ttlSeconds\"\x16\n" +
+	"\x14ListAPITokensRequest\"N\n" +
+	"\x15ListAPITokensResponse\x125\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x1d.palisade.console.v1.APITokenR\x06tokens\"'\n" +
+	"\x15RevokeAPITokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"i\n" +
+	"\x04User\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"W\n" +
+	"\x11CreateUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"\x12\n" +
+	"\x10ListUsersRequest\"D\n" +
+	"\x11ListUsersResponse\x12/\n" +
+	"\x05users\x18\x01 \x03(\v2\x19.palisade.console.v1.UserR\x05users\"'\n" +
+	"\x11DeleteUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*{\n" +
+	"\fMaskedFilter\x12\x1d\n" +
+	"\x19MASKED_FILTER_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15MASKED_FILTER_EXCLUDE\x10\x01\x12\x16\n" +
+	"\x12MASKED_FILTER_ONLY\x10\x02\x12\x19\n" +
+	"\x15MASKED_FILTER_INCLUDE\x10\x032\xad\x12\n" +
 	"\x0eConsoleService\x12Z\n" +
 	"\tListNodes\x12%.palisade.console.v1.ListNodesRequest\x1a&.palisade.console.v1.ListNodesResponse\x12I\n" +
 	"\aGetNode\x12#.palisade.console.v1.GetNodeRequest\x1a\x19.palisade.console.v1.Node\x12i\n" +
@@ -2195,7 +4065,26 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\vListResults\x12'.palisade.console.v1.ListResultsRequest\x1a(.palisade.console.v1.ListResultsResponse\x12m\n" +
 	"\x14CreateEnrolmentToken\x120.palisade.console.v1.CreateEnrolmentTokenRequest\x1a#.palisade.console.v1.EnrolmentToken\x12R\n" +
 	"\n" +
-	"GetPosture\x12&.palisade.console.v1.GetPostureRequest\x1a\x1c.palisade.console.v1.PostureBHZFgithub.com/palisadehq/palisade/proto/gen/palisade/console/v1;consolev1b\x06proto3"
+	"GetPosture\x12&.palisade.console.v1.GetPostureRequest\x1a\x1c.palisade.console.v1.Posture\x12R\n" +
+	"\n" +
+	"GetControl\x12&.palisade.console.v1.GetControlRequest\x1a\x1c.palisade.console.v1.Control\x12O\n" +
+	"\n" +
+	"CreateMask\x12&.palisade.console.v1.CreateMaskRequest\x1a\x19.palisade.console.v1.Mask\x12Z\n" +
+	"\tListMasks\x12%.palisade.console.v1.ListMasksRequest\x1a&.palisade.console.v1.ListMasksResponse\x12O\n" +
+	"\n" +
+	"RemoveMask\x12&.palisade.console.v1.RemoveMaskRequest\x1a\x19.palisade.console.v1.Mask\x12]\n" +
+	"\fCompareScans\x12(.palisade.console.v1.CompareScansRequest\x1a#.palisade.console.v1.ScanComparison\x12u\n" +
+	"\x12ListControlHistory\x12..palisade.console.v1.ListControlHistoryRequest\x1a/.palisade.console.v1.ListControlHistoryResponse\x12x\n" +
+	"\x13ListEnrolmentTokens\x12/.palisade.console.v1.ListEnrolmentTokensRequest\x1a0.palisade.console.v1.ListEnrolmentTokensResponse\x12m\n" +
+	"\x14RevokeEnrolmentToken\x120.palisade.console.v1.RevokeEnrolmentTokenRequest\x1a#.palisade.console.v1.EnrolmentToken\x12[\n" +
+	"\x0eCreateAPIToken\x12*.palisade.console.v1.CreateAPITokenRequest\x1a\x1d.palisade.console.v1.APIToken\x12f\n" +
+	"\rListAPITokens\x12).palisade.console.v1.ListAPITokensRequest\x1a*.palisade.console.v1.ListAPITokensResponse\x12[\n" +
+	"\x0eRevokeAPIToken\x12*.palisade.console.v1.RevokeAPITokenRequest\x1a\x1d.palisade.console.v1.APIToken\x12O\n" +
+	"\n" +
+	"CreateUser\x12&.palisade.console.v1.CreateUserRequest\x1a\x19.palisade.console.v1.User\x12Z\n" +
+	"\tListUsers\x12%.palisade.console.v1.ListUsersRequest\x1a&.palisade.console.v1.ListUsersResponse\x12O\n" +
+	"\n" +
+	"DeleteUser\x12&.palisade.console.v1.DeleteUserRequest\x1a\x19.palisade.console.v1.UserBHZFgithub.com/palisadehq/palisade/proto/gen/palisade/console/v1;consolev1b\x06proto3"
 
 var (
 	file_palisade_console_v1_console_proto_rawDescOnce sync.Once
@@ -2209,99 +4098,187 @@ func file_palisade_console_v1_console_proto_rawDescGZIP() []byte {
 	return file_palisade_console_v1_console_proto_rawDescData
 }
 
-var file_palisade_console_v1_console_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_palisade_console_v1_console_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_palisade_console_v1_console_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_palisade_console_v1_console_proto_goTypes = []any{
-	(*Node)(nil),                        // 0: palisade.console.v1.Node
-	(*ListNodesRequest)(nil),            // 1: palisade.console.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),           // 2: palisade.console.v1.ListNodesResponse
-	(*GetNodeRequest)(nil),              // 3: palisade.console.v1.GetNodeRequest
-	(*Requirement)(nil),                 // 4: palisade.console.v1.Requirement
-	(*Benchmark)(nil),                   // 5: palisade.console.v1.Benchmark
-	(*ListBenchmarksRequest)(nil),       // 6: palisade.console.v1.ListBenchmarksRequest
-	(*ListBenchmarksResponse)(nil),      // 7: palisade.console.v1.ListBenchmarksResponse
-	(*Control)(nil),                     // 8: palisade.console.v1.Control
-	(*ControlReference)(nil),            // 9: palisade.console.v1.ControlReference
-	(*ListControlsRequest)(nil),         // 10: palisade.console.v1.ListControlsRequest
-	(*ListControlsResponse)(nil),        // 11: palisade.console.v1.ListControlsResponse
-	(*StartScanRequest)(nil),            // 12: palisade.console.v1.StartScanRequest
-	(*StartScanResponse)(nil),           // 13: palisade.console.v1.StartScanResponse
-	(*StopScanRequest)(nil),             // 14: palisade.console.v1.StopScanRequest
-	(*Score)(nil),                       // 15: palisade.console.v1.Score
-	(*Scan)(nil),                        // 16: palisade.console.v1.Scan
-	(*ListScansRequest)(nil),            // 17: palisade.console.v1.ListScansRequest
-	(*ListScansResponse)(nil),           // 18: palisade.console.v1.ListScansResponse
-	(*GetScanRequest)(nil),              // 19: palisade.console.v1.GetScanRequest
-	(*ResultRow)(nil),                   // 20: palisade.console.v1.ResultRow
-	(*ListResultsRequest)(nil),          // 21: palisade.console.v1.ListResultsRequest
-	(*ListResultsResponse)(nil),         // 22: palisade.console.v1.ListResultsResponse
-	(*CreateEnrolmentTokenRequest)(nil), // 23: palisade.console.v1.CreateEnrolmentTokenRequest
-	(*EnrolmentToken)(nil),              // 24: palisade.console.v1.EnrolmentToken
-	(*GetPostureRequest)(nil),           // 25: palisade.console.v1.GetPostureRequest
-	(*Posture)(nil),                     // 26: palisade.console.v1.Posture
-	(*TargetPosture)(nil),               // 27: palisade.console.v1.TargetPosture
-	(*NodePosture)(nil),                 // 28: palisade.console.v1.NodePosture
-	(*v1.NodeFacts)(nil),                // 29: palisade.sensor.v1.NodeFacts
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
-	(v1.ScanState)(0),                   // 31: palisade.sensor.v1.ScanState
-	(v1.Status)(0),                      // 32: palisade.sensor.v1.Status
-	(*v1.Evidence)(nil),                 // 33: palisade.sensor.v1.Evidence
+	(MaskedFilter)(0),                   // 0: palisade.console.v1.MaskedFilter
+	(*Node)(nil),                        // 1: palisade.console.v1.Node
+	(*ListNodesRequest)(nil),            // 2: palisade.console.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),           // 3: palisade.console.v1.ListNodesResponse
+	(*GetNodeRequest)(nil),              // 4: palisade.console.v1.GetNodeRequest
+	(*Requirement)(nil),                 // 5: palisade.console.v1.Requirement
+	(*Benchmark)(nil),                   // 6: palisade.console.v1.Benchmark
+	(*ListBenchmarksRequest)(nil),       // 7: palisade.console.v1.ListBenchmarksRequest
+	(*ListBenchmarksResponse)(nil),      // 8: palisade.console.v1.ListBenchmarksResponse
+	(*Control)(nil),                     // 9: palisade.console.v1.Control
+	(*ControlReference)(nil),            // 10: palisade.console.v1.ControlReference
+	(*ListControlsRequest)(nil),         // 11: palisade.console.v1.ListControlsRequest
+	(*ListControlsResponse)(nil),        // 12: palisade.console.v1.ListControlsResponse
+	(*StartScanRequest)(nil),            // 13: palisade.console.v1.StartScanRequest
+	(*StartScanResponse)(nil),           // 14: palisade.console.v1.StartScanResponse
+	(*StopScanRequest)(nil),             // 15: palisade.console.v1.StopScanRequest
+	(*Score)(nil),                       // 16: palisade.console.v1.Score
+	(*Scan)(nil),                        // 17: palisade.console.v1.Scan
+	(*ListScansRequest)(nil),            // 18: palisade.console.v1.ListScansRequest
+	(*ListScansResponse)(nil),           // 19: palisade.console.v1.ListScansResponse
+	(*GetScanRequest)(nil),              // 20: palisade.console.v1.GetScanRequest
+	(*ResultRow)(nil),                   // 21: palisade.console.v1.ResultRow
+	(*ListResultsRequest)(nil),          // 22: palisade.console.v1.ListResultsRequest
+	(*ListResultsResponse)(nil),         // 23: palisade.console.v1.ListResultsResponse
+	(*CreateEnrolmentTokenRequest)(nil), // 24: palisade.console.v1.CreateEnrolmentTokenRequest
+	(*EnrolmentToken)(nil),              // 25: palisade.console.v1.EnrolmentToken
+	(*ListEnrolmentTokensRequest)(nil),  // 26: palisade.console.v1.ListEnrolmentTokensRequest
+	(*ListEnrolmentTokensResponse)(nil), // 27: palisade.console.v1.ListEnrolmentTokensResponse
+	(*RevokeEnrolmentTokenRequest)(nil), // 28: palisade.console.v1.RevokeEnrolmentTokenRequest
+	(*GetPostureRequest)(nil),           // 29: palisade.console.v1.GetPostureRequest
+	(*Posture)(nil),                     // 30: palisade.console.v1.Posture
+	(*TargetPosture)(nil),               // 31: palisade.console.v1.TargetPosture
+	(*NodePosture)(nil),                 // 32: palisade.console.v1.NodePosture
+	(*GetControlRequest)(nil),           // 33: palisade.console.v1.GetControlRequest
+	(*Mask)(nil),                        // 34: palisade.console.v1.Mask
+	(*CreateMaskRequest)(nil),           // 35: palisade.console.v1.CreateMaskRequest
+	(*ListMasksRequest)(nil),            // 36: palisade.console.v1.ListMasksRequest
+	(*ListMasksResponse)(nil),           // 37: palisade.console.v1.ListMasksResponse
+	(*RemoveMaskRequest)(nil),           // 38: palisade.console.v1.RemoveMaskRequest
+	(*CompareScansRequest)(nil),         // 39: palisade.console.v1.CompareScansRequest
+	(*ScoreDelta)(nil),                  // 40: palisade.console.v1.ScoreDelta
+	(*ComparedResult)(nil),              // 41: palisade.console.v1.ComparedResult
+	(*ScanComparison)(nil),              // 42: palisade.console.v1.ScanComparison
+	(*ListControlHistoryRequest)(nil),   // 43: palisade.console.v1.ListControlHistoryRequest
+	(*ControlHistoryEntry)(nil),         // 44: palisade.console.v1.ControlHistoryEntry
+	(*ListControlHistoryResponse)(nil),  // 45: palisade.console.v1.ListControlHistoryResponse
+	(*APIToken)(nil),                    // 46: palisade.console.v1.APIToken
+	(*CreateAPITokenRequest)(nil),       // 47: palisade.console.v1.CreateAPITokenRequest
+	(*ListAPITokensRequest)(nil),        // 48: palisade.console.v1.ListAPITokensRequest
+	(*ListAPITokensResponse)(nil),       // 49: palisade.console.v1.ListAPITokensResponse
+	(*RevokeAPITokenRequest)(nil),       // 50: palisade.console.v1.RevokeAPITokenRequest
+	(*User)(nil),                        // 51: palisade.console.v1.User
+	(*CreateUserRequest)(nil),           // 52: palisade.console.v1.CreateUserRequest
+	(*ListUsersRequest)(nil),            // 53: palisade.console.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),           // 54: palisade.console.v1.ListUsersResponse
+	(*DeleteUserRequest)(nil),           // 55: palisade.console.v1.DeleteUserRequest
+	(*v1.NodeFacts)(nil),                // 56: palisade.sensor.v1.NodeFacts
+	(*timestamppb.Timestamp)(nil),       // 57: google.protobuf.Timestamp
+	(v1.ScanState)(0),                   // 58: palisade.sensor.v1.ScanState
+	(v1.Status)(0),                      // 59: palisade.sensor.v1.Status
+	(*v1.Evidence)(nil),                 // 60: palisade.sensor.v1.Evidence
 }
 var file_palisade_console_v1_console_proto_depIdxs = []int32{
-	29, // 0: palisade.console.v1.Node.facts:type_name -> palisade.sensor.v1.NodeFacts
-	30, // 1: palisade.console.v1.Node.enrolled_at:type_name -> google.protobuf.Timestamp
-	30, // 2: palisade.console.v1.Node.last_seen_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: palisade.console.v1.ListNodesResponse.nodes:type_name -> palisade.console.v1.Node
-	4,  // 4: palisade.console.v1.Benchmark.requirements:type_name -> palisade.console.v1.Requirement
-	5,  // 5: palisade.console.v1.ListBenchmarksResponse.benchmarks:type_name -> palisade.console.v1.Benchmark
-	9,  // 6: palisade.console.v1.Control.references:type_name -> palisade.console.v1.ControlReference
-	8,  // 7: palisade.console.v1.ListControlsResponse.controls:type_name -> palisade.console.v1.Control
-	16, // 8: palisade.console.v1.StartScanResponse.scans:type_name -> palisade.console.v1.Scan
-	31, // 9: palisade.console.v1.Scan.state:type_name -> palisade.sensor.v1.ScanState
-	30, // 10: palisade.console.v1.Scan.created_at:type_name -> google.protobuf.Timestamp
-	30, // 11: palisade.console.v1.Scan.started_at:type_name -> google.protobuf.Timestamp
-	30, // 12: palisade.console.v1.Scan.finished_at:type_name -> google.protobuf.Timestamp
-	30, // 13: palisade.console.v1.Scan.last_heartbeat_at:type_name -> google.protobuf.Timestamp
-	15, // 14: palisade.console.v1.Scan.scores:type_name -> palisade.console.v1.Score
-	31, // 15: palisade.console.v1.ListScansRequest.state:type_name -> palisade.sensor.v1.ScanState
-	16, // 16: palisade.console.v1.ListScansResponse.scans:type_name -> palisade.console.v1.Scan
-	32, // 17: palisade.console.v1.ResultRow.status:type_name -> palisade.sensor.v1.Status
-	33, // 18: palisade.console.v1.ResultRow.evidence:type_name -> palisade.sensor.v1.Evidence
-	32, // 19: palisade.console.v1.ListResultsRequest.statuses:type_name -> palisade.sensor.v1.Status
-	20, // 20: palisade.console.v1.ListResultsResponse.results:type_name -> palisade.console.v1.ResultRow
-	30, // 21: palisade.console.v1.EnrolmentToken.expires_at:type_name -> google.protobuf.Timestamp
-	27, // 22: palisade.console.v1.Posture.targets:type_name -> palisade.console.v1.TargetPosture
-	28, // 23: palisade.console.v1.Posture.nodes:type_name -> palisade.console.v1.NodePosture
-	15, // 24: palisade.console.v1.TargetPosture.scores:type_name -> palisade.console.v1.Score
-	15, // 25: palisade.console.v1.TargetPosture.overall:type_name -> palisade.console.v1.Score
-	15, // 26: palisade.console.v1.NodePosture.scores:type_name -> palisade.console.v1.Score
-	30, // 27: palisade.console.v1.NodePosture.last_scan_at:type_name -> google.protobuf.Timestamp
-	1,  // 28: palisade.console.v1.ConsoleService.ListNodes:input_type -> palisade.console.v1.ListNodesRequest
-	3,  // 29: palisade.console.v1.ConsoleService.GetNode:input_type -> palisade.console.v1.GetNodeRequest
-	6,  // 30: palisade.console.v1.ConsoleService.ListBenchmarks:input_type -> palisade.console.v1.ListBenchmarksRequest
-	10, // 31: palisade.console.v1.ConsoleService.ListControls:input_type -> palisade.console.v1.ListControlsRequest
-	12, // 32: palisade.console.v1.ConsoleService.StartScan:input_type -> palisade.console.v1.StartScanRequest
-	14, // 33: palisade.console.v1.ConsoleService.StopScan:input_type -> palisade.console.v1.StopScanRequest
-	17, // 34: palisade.console.v1.ConsoleService.ListScans:input_type -> palisade.console.v1.ListScansRequest
-	19, // 35: palisade.console.v1.ConsoleService.GetScan:input_type -> palisade.console.v1.GetScanRequest
-	21, // 36: palisade.console.v1.ConsoleService.ListResults:input_type -> palisade.console.v1.ListResultsRequest
-	23, // 37: palisade.console.v1.ConsoleService.CreateEnrolmentToken:input_type -> palisade.console.v1.CreateEnrolmentTokenRequest
-	25, // 38: palisade.console.v1.ConsoleService.GetPosture:input_type -> palisade.console.v1.GetPostureRequest
-	2,  // 39: palisade.console.v1.ConsoleService.ListNodes:output_type -> palisade.console.v1.ListNodesResponse
-	0,  // 40: palisade.console.v1.ConsoleService.GetNode:output_type -> palisade.console.v1.Node
-	7,  // 41: palisade.console.v1.ConsoleService.ListBenchmarks:output_type -> palisade.console.v1.ListBenchmarksResponse
-	11, // 42: palisade.console.v1.ConsoleService.ListControls:output_type -> palisade.console.v1.ListControlsResponse
-	13, // 43: palisade.console.v1.ConsoleService.StartScan:output_type -> palisade.console.v1.StartScanResponse
-	16, // 44: palisade.console.v1.ConsoleService.StopScan:output_type -> palisade.console.v1.Scan
-	18, // 45: palisade.console.v1.ConsoleService.ListScans:output_type -> palisade.console.v1.ListScansResponse
-	16, // 46: palisade.console.v1.ConsoleService.GetScan:output_type -> palisade.console.v1.Scan
-	22, // 47: palisade.console.v1.ConsoleService.ListResults:output_type -> palisade.console.v1.ListResultsResponse
-	24, // 48: palisade.console.v1.ConsoleService.CreateEnrolmentToken:output_type -> palisade.console.v1.EnrolmentToken
-	26, // 49: palisade.console.v1.ConsoleService.GetPosture:output_type -> palisade.console.v1.Posture
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	56, // 0: palisade.console.v1.Node.facts:type_name -> palisade.sensor.v1.NodeFacts
+	57, // 1: palisade.console.v1.Node.enrolled_at:type_name -> google.protobuf.Timestamp
+	57, // 2: palisade.console.v1.Node.last_seen_at:type_name -> google.protobuf.Timestamp
+	1,  // 3: palisade.console.v1.ListNodesResponse.nodes:type_name -> palisade.console.v1.Node
+	5,  // 4: palisade.console.v1.Benchmark.requirements:type_name -> palisade.console.v1.Requirement
+	6,  // 5: palisade.console.v1.ListBenchmarksResponse.benchmarks:type_name -> palisade.console.v1.Benchmark
+	10, // 6: palisade.console.v1.Control.references:type_name -> palisade.console.v1.ControlReference
+	9,  // 7: palisade.console.v1.ListControlsResponse.controls:type_name -> palisade.console.v1.Control
+	17, // 8: palisade.console.v1.StartScanResponse.scans:type_name -> palisade.console.v1.Scan
+	58, // 9: palisade.console.v1.Scan.state:type_name -> palisade.sensor.v1.ScanState
+	57, // 10: palisade.console.v1.Scan.created_at:type_name -> google.protobuf.Timestamp
+	57, // 11: palisade.console.v1.Scan.started_at:type_name -> google.protobuf.Timestamp
+	57, // 12: palisade.console.v1.Scan.finished_at:type_name -> google.protobuf.Timestamp
+	57, // 13: palisade.console.v1.Scan.last_heartbeat_at:type_name -> google.protobuf.Timestamp
+	16, // 14: palisade.console.v1.Scan.scores:type_name -> palisade.console.v1.Score
+	58, // 15: palisade.console.v1.ListScansRequest.state:type_name -> palisade.sensor.v1.ScanState
+	17, // 16: palisade.console.v1.ListScansResponse.scans:type_name -> palisade.console.v1.Scan
+	59, // 17: palisade.console.v1.ResultRow.status:type_name -> palisade.sensor.v1.Status
+	60, // 18: palisade.console.v1.ResultRow.evidence:type_name -> palisade.sensor.v1.Evidence
+	34, // 19: palisade.console.v1.ResultRow.mask:type_name -> palisade.console.v1.Mask
+	59, // 20: palisade.console.v1.ListResultsRequest.statuses:type_name -> palisade.sensor.v1.Status
+	0,  // 21: palisade.console.v1.ListResultsRequest.masked:type_name -> palisade.console.v1.MaskedFilter
+	21, // 22: palisade.console.v1.ListResultsResponse.results:type_name -> palisade.console.v1.ResultRow
+	57, // 23: palisade.console.v1.EnrolmentToken.expires_at:type_name -> google.protobuf.Timestamp
+	57, // 24: palisade.console.v1.EnrolmentToken.created_at:type_name -> google.protobuf.Timestamp
+	57, // 25: palisade.console.v1.EnrolmentToken.revoked_at:type_name -> google.protobuf.Timestamp
+	25, // 26: palisade.console.v1.ListEnrolmentTokensResponse.tokens:type_name -> palisade.console.v1.EnrolmentToken
+	31, // 27: palisade.console.v1.Posture.targets:type_name -> palisade.console.v1.TargetPosture
+	32, // 28: palisade.console.v1.Posture.nodes:type_name -> palisade.console.v1.NodePosture
+	16, // 29: palisade.console.v1.TargetPosture.scores:type_name -> palisade.console.v1.Score
+	16, // 30: palisade.console.v1.TargetPosture.overall:type_name -> palisade.console.v1.Score
+	16, // 31: palisade.console.v1.NodePosture.scores:type_name -> palisade.console.v1.Score
+	57, // 32: palisade.console.v1.NodePosture.last_scan_at:type_name -> google.protobuf.Timestamp
+	58, // 33: palisade.console.v1.NodePosture.last_scan_state:type_name -> palisade.sensor.v1.ScanState
+	57, // 34: palisade.console.v1.NodePosture.last_scan_created_at:type_name -> google.protobuf.Timestamp
+	57, // 35: palisade.console.v1.Mask.created_at:type_name -> google.protobuf.Timestamp
+	57, // 36: palisade.console.v1.Mask.expires_at:type_name -> google.protobuf.Timestamp
+	57, // 37: palisade.console.v1.Mask.removed_at:type_name -> google.protobuf.Timestamp
+	57, // 38: palisade.console.v1.CreateMaskRequest.expires_at:type_name -> google.protobuf.Timestamp
+	34, // 39: palisade.console.v1.ListMasksResponse.masks:type_name -> palisade.console.v1.Mask
+	16, // 40: palisade.console.v1.ScoreDelta.base:type_name -> palisade.console.v1.Score
+	16, // 41: palisade.console.v1.ScoreDelta.head:type_name -> palisade.console.v1.Score
+	59, // 42: palisade.console.v1.ComparedResult.base_status:type_name -> palisade.sensor.v1.Status
+	59, // 43: palisade.console.v1.ComparedResult.head_status:type_name -> palisade.sensor.v1.Status
+	17, // 44: palisade.console.v1.ScanComparison.base:type_name -> palisade.console.v1.Scan
+	17, // 45: palisade.console.v1.ScanComparison.head:type_name -> palisade.console.v1.Scan
+	40, // 46: palisade.console.v1.ScanComparison.scores:type_name -> palisade.console.v1.ScoreDelta
+	41, // 47: palisade.console.v1.ScanComparison.newly_failing:type_name -> palisade.console.v1.ComparedResult
+	41, // 48: palisade.console.v1.ScanComparison.fixed:type_name -> palisade.console.v1.ComparedResult
+	41, // 49: palisade.console.v1.ScanComparison.still_failing:type_name -> palisade.console.v1.ComparedResult
+	58, // 50: palisade.console.v1.ControlHistoryEntry.scan_state:type_name -> palisade.sensor.v1.ScanState
+	57, // 51: palisade.console.v1.ControlHistoryEntry.scan_created_at:type_name -> google.protobuf.Timestamp
+	59, // 52: palisade.console.v1.ControlHistoryEntry.status:type_name -> palisade.sensor.v1.Status
+	44, // 53: palisade.console.v1.ListControlHistoryResponse.entries:type_name -> palisade.console.v1.ControlHistoryEntry
+	57, // 54: palisade.console.v1.APIToken.created_at:type_name -> google.protobuf.Timestamp
+	57, // 55: palisade.console.v1.APIToken.expires_at:type_name -> google.protobuf.Timestamp
+	57, // 56: palisade.console.v1.APIToken.revoked_at:type_name -> google.protobuf.Timestamp
+	46, // 57: palisade.console.v1.ListAPITokensResponse.tokens:type_name -> palisade.console.v1.APIToken
+	57, // 58: palisade.console.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	51, // 59: palisade.console.v1.ListUsersResponse.users:type_name -> palisade.console.v1.User
+	2,  // 60: palisade.console.v1.ConsoleService.ListNodes:input_type -> palisade.console.v1.ListNodesRequest
+	4,  // 61: palisade.console.v1.ConsoleService.GetNode:input_type -> palisade.console.v1.GetNodeRequest
+	7,  // 62: palisade.console.v1.ConsoleService.ListBenchmarks:input_type -> palisade.console.v1.ListBenchmarksRequest
+	11, // 63: palisade.console.v1.ConsoleService.ListControls:input_type -> palisade.console.v1.ListControlsRequest
+	13, // 64: palisade.console.v1.ConsoleService.StartScan:input_type -> palisade.console.v1.StartScanRequest
+	15, // 65: palisade.console.v1.ConsoleService.StopScan:input_type -> palisade.console.v1.StopScanRequest
+	18, // 66: palisade.console.v1.ConsoleService.ListScans:input_type -> palisade.console.v1.ListScansRequest
+	20, // 67: palisade.console.v1.ConsoleService.GetScan:input_type -> palisade.console.v1.GetScanRequest
+	22, // 68: palisade.console.v1.ConsoleService.ListResults:input_type -> palisade.console.v1.ListResultsRequest
+	24, // 69: palisade.console.v1.ConsoleService.CreateEnrolmentToken:input_type -> palisade.console.v1.CreateEnrolmentTokenRequest
+	29, // 70: palisade.console.v1.ConsoleService.GetPosture:input_type -> palisade.console.v1.GetPostureRequest
+	33, // 71: palisade.console.v1.ConsoleService.GetControl:input_type -> palisade.console.v1.GetControlRequest
+	35, // 72: palisade.console.v1.ConsoleService.CreateMask:input_type -> palisade.console.v1.CreateMaskRequest
+	36, // 73: palisade.console.v1.ConsoleService.ListMasks:input_type -> palisade.console.v1.ListMasksRequest
+	38, // 74: palisade.console.v1.ConsoleService.RemoveMask:input_type -> palisade.console.v1.RemoveMaskRequest
+	39, // 75: palisade.console.v1.ConsoleService.CompareScans:input_type -> palisade.console.v1.CompareScansRequest
+	43, // 76: palisade.console.v1.ConsoleService.ListControlHistory:input_type -> palisade.console.v1.ListControlHistoryRequest
+	26, // 77: palisade.console.v1.ConsoleService.ListEnrolmentTokens:input_type -> palisade.console.v1.ListEnrolmentTokensRequest
+	28, // 78: palisade.console.v1.ConsoleService.RevokeEnrolmentToken:input_type -> palisade.console.v1.RevokeEnrolmentTokenRequest
+	47, // 79: palisade.console.v1.ConsoleService.CreateAPIToken:input_type -> palisade.console.v1.CreateAPITokenRequest
+	48, // 80: palisade.console.v1.ConsoleService.ListAPITokens:input_type -> palisade.console.v1.ListAPITokensRequest
+	50, // 81: palisade.console.v1.ConsoleService.RevokeAPIToken:input_type -> palisade.console.v1.RevokeAPITokenRequest
+	52, // 82: palisade.console.v1.ConsoleService.CreateUser:input_type -> palisade.console.v1.CreateUserRequest
+	53, // 83: palisade.console.v1.ConsoleService.ListUsers:input_type -> palisade.console.v1.ListUsersRequest
+	55, // 84: palisade.console.v1.ConsoleService.DeleteUser:input_type -> palisade.console.v1.DeleteUserRequest
+	3,  // 85: palisade.console.v1.ConsoleService.ListNodes:output_type -> palisade.console.v1.ListNodesResponse
+	1,  // 86: palisade.console.v1.ConsoleService.GetNode:output_type -> palisade.console.v1.Node
+	8,  // 87: palisade.console.v1.ConsoleService.ListBenchmarks:output_type -> palisade.console.v1.ListBenchmarksResponse
+	12, // 88: palisade.console.v1.ConsoleService.ListControls:output_type -> palisade.console.v1.ListControlsResponse
+	14, // 89: palisade.console.v1.ConsoleService.StartScan:output_type -> palisade.console.v1.StartScanResponse
+	17, // 90: palisade.console.v1.ConsoleService.StopScan:output_type -> palisade.console.v1.Scan
+	19, // 91: palisade.console.v1.ConsoleService.ListScans:output_type -> palisade.console.v1.ListScansResponse
+	17, // 92: palisade.console.v1.ConsoleService.GetScan:output_type -> palisade.console.v1.Scan
+	23, // 93: palisade.console.v1.ConsoleService.ListResults:output_type -> palisade.console.v1.ListResultsResponse
+	25, // 94: palisade.console.v1.ConsoleService.CreateEnrolmentToken:output_type -> palisade.console.v1.EnrolmentToken
+	30, // 95: palisade.console.v1.ConsoleService.GetPosture:output_type -> palisade.console.v1.Posture
+	9,  // 96: palisade.console.v1.ConsoleService.GetControl:output_type -> palisade.console.v1.Control
+	34, // 97: palisade.console.v1.ConsoleService.CreateMask:output_type -> palisade.console.v1.Mask
+	37, // 98: palisade.console.v1.ConsoleService.ListMasks:output_type -> palisade.console.v1.ListMasksResponse
+	34, // 99: palisade.console.v1.ConsoleService.RemoveMask:output_type -> palisade.console.v1.Mask
+	42, // 100: palisade.console.v1.ConsoleService.CompareScans:output_type -> palisade.console.v1.ScanComparison
+	45, // 101: palisade.console.v1.ConsoleService.ListControlHistory:output_type -> palisade.console.v1.ListControlHistoryResponse
+	27, // 102: palisade.console.v1.ConsoleService.ListEnrolmentTokens:output_type -> palisade.console.v1.ListEnrolmentTokensResponse
+	25, // 103: palisade.console.v1.ConsoleService.RevokeEnrolmentToken:output_type -> palisade.console.v1.EnrolmentToken
+	46, // 104: palisade.console.v1.ConsoleService.CreateAPIToken:output_type -> palisade.console.v1.APIToken
+	49, // 105: palisade.console.v1.ConsoleService.ListAPITokens:output_type -> palisade.console.v1.ListAPITokensResponse
+	46, // 106: palisade.console.v1.ConsoleService.RevokeAPIToken:output_type -> palisade.console.v1.APIToken
+	51, // 107: palisade.console.v1.ConsoleService.CreateUser:output_type -> palisade.console.v1.User
+	54, // 108: palisade.console.v1.ConsoleService.ListUsers:output_type -> palisade.console.v1.ListUsersResponse
+	51, // 109: palisade.console.v1.ConsoleService.DeleteUser:output_type -> palisade.console.v1.User
+	85, // [85:110] is the sub-list for method output_type
+	60, // [60:85] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_palisade_console_v1_console_proto_init() }
@@ -2310,18 +4287,20 @@ func file_palisade_console_v1_console_proto_init() {
 		return
 	}
 	file_palisade_console_v1_console_proto_msgTypes[15].OneofWrappers = []any{}
+	file_palisade_console_v1_console_proto_msgTypes[39].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_palisade_console_v1_console_proto_rawDesc), len(file_palisade_console_v1_console_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   29,
+			NumEnums:      1,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_palisade_console_v1_console_proto_goTypes,
 		DependencyIndexes: file_palisade_console_v1_console_proto_depIdxs,
+		EnumInfos:         file_palisade_console_v1_console_proto_enumTypes,
 		MessageInfos:      file_palisade_console_v1_console_proto_msgTypes,
 	}.Build()
 	File_palisade_console_v1_console_proto = out.File

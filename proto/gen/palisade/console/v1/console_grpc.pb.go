@@ -34,6 +34,20 @@ const (
 	ConsoleService_ListResults_FullMethodName          = "/palisade.console.v1.ConsoleService/ListResults"
 	ConsoleService_CreateEnrolmentToken_FullMethodName = "/palisade.console.v1.ConsoleService/CreateEnrolmentToken"
 	ConsoleService_GetPosture_FullMethodName           = "/palisade.console.v1.ConsoleService/GetPosture"
+	ConsoleService_GetControl_FullMethodName           = "/palisade.console.v1.ConsoleService/GetControl"
+	ConsoleService_CreateMask_FullMethodName           = "/palisade.console.v1.ConsoleService/CreateMask"
+	ConsoleService_ListMasks_FullMethodName            = "/palisade.console.v1.ConsoleService/ListMasks"
+	ConsoleService_RemoveMask_FullMethodName           = "/palisade.console.v1.ConsoleService/RemoveMask"
+	ConsoleService_CompareScans_FullMethodName         = "/palisade.console.v1.ConsoleService/CompareScans"
+	ConsoleService_ListControlHistory_FullMethodName   = "/palisade.console.v1.ConsoleService/ListControlHistory"
+	ConsoleService_ListEnrolmentTokens_FullMethodName  = "/palisade.console.v1.ConsoleService/ListEnrolmentTokens"
+	ConsoleService_RevokeEnrolmentToken_FullMethodName = "/palisade.console.v1.ConsoleService/RevokeEnrolmentToken"
+	ConsoleService_CreateAPIToken_FullMethodName       = "/palisade.console.v1.ConsoleService/CreateAPIToken"
+	ConsoleService_ListAPITokens_FullMethodName        = "/palisade.console.v1.ConsoleService/ListAPITokens"
+	ConsoleService_RevokeAPIToken_FullMethodName       = "/palisade.console.v1.ConsoleService/RevokeAPIToken"
+	ConsoleService_CreateUser_FullMethodName           = "/palisade.console.v1.ConsoleService/CreateUser"
+	ConsoleService_ListUsers_FullMethodName            = "/palisade.console.v1.ConsoleService/ListUsers"
+	ConsoleService_DeleteUser_FullMethodName           = "/palisade.console.v1.ConsoleService/DeleteUser"
 )
 
 // ConsoleServiceClient is the client API for ConsoleService service.
@@ -52,6 +66,27 @@ type ConsoleServiceClient interface {
 	CreateEnrolmentToken(ctx context.Context, in *CreateEnrolmentTokenRequest, opts ...grpc.CallOption) (*EnrolmentToken, error)
 	// GetPosture summarises the latest completed score of every node per benchmark.
 	GetPosture(ctx context.Context, in *GetPostureRequest, opts ...grpc.CallOption) (*Posture, error)
+	// GetControl returns one control of the catalogue.
+	GetControl(ctx context.Context, in *GetControlRequest, opts ...grpc.CallOption) (*Control, error)
+	// Masks leave results out of scores and default views without deleting them. A mask
+	// applies to every stored and later result it matches until it is removed or expires;
+	// creating or removing one recounts the scores of the scans it touches.
+	CreateMask(ctx context.Context, in *CreateMaskRequest, opts ...grpc.CallOption) (*Mask, error)
+	ListMasks(ctx context.Context, in *ListMasksRequest, opts ...grpc.CallOption) (*ListMasksResponse, error)
+	// RemoveMask ends a mask; it stays listed (with who removed it and when) for the audit.
+	RemoveMask(ctx context.Context, in *RemoveMaskRequest, opts ...grpc.CallOption) (*Mask, error)
+	// CompareScans compares two scans of one node.
+	CompareScans(ctx context.Context, in *CompareScansRequest, opts ...grpc.CallOption) (*ScanComparison, error)
+	// ListControlHistory lists one control's results on one node over its scans, newest first.
+	ListControlHistory(ctx context.Context, in *ListControlHistoryRequest, opts ...grpc.CallOption) (*ListControlHistoryResponse, error)
+	ListEnrolmentTokens(ctx context.Context, in *ListEnrolmentTokensRequest, opts ...grpc.CallOption) (*ListEnrolmentTokensResponse, error)
+	RevokeEnrolmentToken(ctx context.Context, in *RevokeEnrolmentTokenRequest, opts ...grpc.CallOption) (*EnrolmentToken, error)
+	CreateAPIToken(ctx context.Context, in *CreateAPITokenRequest, opts ...grpc.CallOption) (*APIToken, error)
+	ListAPITokens(ctx context.Context, in *ListAPITokensRequest, opts ...grpc.CallOption) (*ListAPITokensResponse, error)
+	RevokeAPIToken(ctx context.Context, in *RevokeAPITokenRequest, opts ...grpc.CallOption) (*APIToken, error)
+	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*User, error)
+	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
+	DeleteUser(ctx context.Context, in *DeleteUserRequest, opts ...grpc.CallOption) (*User, error)
 }
 
 type consoleServiceClient struct {
@@ -172,6 +207,146 @@ func (c *consoleServiceClient) GetPosture(ctx context.Context, in *GetPostureReq
 	return out, nil
 }
 
+func (c *consoleServiceClient) GetControl(ctx context.Context, in *GetControlRequest, opts ...grpc.CallOption) (*Control, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Control)
+	err := c.cc.Invoke(ctx, ConsoleService_GetControl_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) CreateMask(ctx context.Context, in *CreateMaskRequest, opts ...grpc.CallOption) (*Mask, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mask)
+	err := c.cc.Invoke(ctx, ConsoleService_CreateMask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) ListMasks(ctx context.Context, in *ListMasksRequest, opts ...grpc.CallOption) (*ListMasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMasksResponse)
+	err := c.cc.Invoke(ctx, ConsoleService_ListMasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) RemoveMask(ctx context.Context, in *RemoveMaskRequest, opts ...grpc.CallOption) (*Mask, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Mask)
+	err := c.cc.Invoke(ctx, ConsoleService_RemoveMask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) CompareScans(ctx context.Context, in *CompareScansRequest, opts ...grpc.CallOption) (*ScanComparison, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScanComparison)
+	err := c.cc.Invoke(ctx, ConsoleService_CompareScans_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) ListControlHistory(ctx context.Context, in *ListControlHistoryRequest, opts ...grpc.CallOption) (*ListControlHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListControlHistoryResponse)
+	err := c.cc.Invoke(ctx, ConsoleService_ListControlHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) ListEnrolmentTokens(ctx context.Context, in *ListEnrolmentTokensRequest, opts ...grpc.CallOption) (*ListEnrolmentTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEnrolmentTokensResponse)
+	err := c.cc.Invoke(ctx, ConsoleService_ListEnrolmentTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) RevokeEnrolmentToken(ctx context.Context, in *RevokeEnrolmentTokenRequest, opts ...grpc.CallOption) (*EnrolmentToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnrolmentToken)
+	err := c.cc.Invoke(ctx, ConsoleService_RevokeEnrolmentToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) CreateAPIToken(ctx context.Context, in *CreateAPITokenRequest, opts ...grpc.CallOption) (*APIToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(APIToken)
+	err := c.cc.Invoke(ctx, ConsoleService_CreateAPIToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) ListAPITokens(ctx context.Context, in *ListAPITokensRequest, opts ...grpc.CallOption) (*ListAPITokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAPITokensResponse)
+	err := c.cc.Invoke(ctx, ConsoleService_ListAPITokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) RevokeAPIToken(ctx context.Context, in *RevokeAPITokenRequest, opts ...grpc.CallOption) (*APIToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(APIToken)
+	err := c.cc.Invoke(ctx, ConsoleService_RevokeAPIToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*User, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(User)
+	err := c.cc.Invoke(ctx, ConsoleService_CreateUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUsersResponse)
+	err := c.cc.Invoke(ctx, ConsoleService_ListUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consoleServiceClient) DeleteUser(ctx context.Context, in *DeleteUserRequest, opts ...grpc.CallOption) (*User, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(User)
+	err := c.cc.Invoke(ctx, ConsoleService_DeleteUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsoleServiceServer is the server API for ConsoleService service.
 // All implementations must embed UnimplementedConsoleServiceServer
 // for forward compatibility.
@@ -188,6 +363,27 @@ type ConsoleServiceServer interface {
 	CreateEnrolmentToken(context.Context, *CreateEnrolmentTokenRequest) (*EnrolmentToken, error)
 	// GetPosture summarises the latest completed score of every node per benchmark.
 	GetPosture(context.Context, *GetPostureRequest) (*Posture, error)
+	// GetControl returns one control of the catalogue.
+	GetControl(context.Context, *GetControlRequest) (*Control, error)
+	// Masks leave results out of scores and default views without deleting them. A mask
+	// applies to every stored and later result it matches until it is removed or expires;
+	// creating or removing one recounts the scores of the scans it touches.
+	CreateMask(context.Context, *CreateMaskRequest) (*Mask, error)
+	ListMasks(context.Context, *ListMasksRequest) (*ListMasksResponse, error)
+	// RemoveMask ends a mask; it stays listed (with who removed it and when) for the audit.
+	RemoveMask(context.Context, *RemoveMaskRequest) (*Mask, error)
+	// CompareScans compares two scans of one node.
+	CompareScans(context.Context, *CompareScansRequest) (*ScanComparison, error)
+	// ListControlHistory lists one control's results on one node over its scans, newest first.
+	ListControlHistory(context.Context, *ListControlHistoryRequest) (*ListControlHistoryResponse, error)
+	ListEnrolmentTokens(context.Context, *ListEnrolmentTokensRequest) (*ListEnrolmentTokensResponse, error)
+	RevokeEnrolmentToken(context.Context, *RevokeEnrolmentTokenRequest) (*EnrolmentToken, error)
+	CreateAPIToken(context.Context, *CreateAPITokenRequest) (*APIToken, error)
+	ListAPITokens(context.Context, *ListAPITokensRequest) (*ListAPITokensResponse, error)
+	RevokeAPIToken(context.Context, *RevokeAPITokenRequest) (*APIToken, error)
+	CreateUser(context.Context, *CreateUserRequest) (*User, error)
+	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
+	DeleteUser(context.Context, *DeleteUserRequest) (*User, error)
 	mustEmbedUnimplementedConsoleServiceServer()
 }
 
@@ -230,6 +426,48 @@ func (UnimplementedConsoleServiceServer) CreateEnrolmentToken(context.Context, *
 }
 func (UnimplementedConsoleServiceServer) GetPosture(context.Context, *GetPostureRequest) (*Posture, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPosture not implemented")
+}
+func (UnimplementedConsoleServiceServer) GetControl(context.Context, *GetControlRequest) (*Control, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetControl not implemented")
+}
+func (UnimplementedConsoleServiceServer) CreateMask(context.Context, *CreateMaskRequest) (*Mask, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMask not implemented")
+}
+func (UnimplementedConsoleServiceServer) ListMasks(context.Context, *ListMasksRequest) (*ListMasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMasks not implemented")
+}
+func (UnimplementedConsoleServiceServer) RemoveMask(context.Context, *RemoveMaskRequest) (*Mask, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveMask not implemented")
+}
+func (UnimplementedConsoleServiceServer) CompareScans(context.Context, *CompareScansRequest) (*ScanComparison, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompareScans not implemented")
+}
+func (UnimplementedConsoleServiceServer) ListControlHistory(context.Context, *ListControlHistoryRequest) (*ListControlHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListControlHistory not implemented")
+}
+func (UnimplementedConsoleServiceServer) ListEnrolmentTokens(context.Context, *ListEnrolmentTokensRequest) (*ListEnrolmentTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEnrolmentTokens not implemented")
+}
+func (UnimplementedConsoleServiceServer) RevokeEnrolmentToken(context.Context, *RevokeEnrolmentTokenRequest) (*EnrolmentToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeEnrolmentToken not implemented")
+}
+func (UnimplementedConsoleServiceServer) CreateAPIToken(context.Context, *CreateAPITokenRequest) (*APIToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAPIToken not implemented")
+}
+func (UnimplementedConsoleServiceServer) ListAPITokens(context.Context, *ListAPITokensRequest) (*ListAPITokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAPITokens not implemented")
+}
+func (UnimplementedConsoleServiceServer) RevokeAPIToken(context.Context, *RevokeAPITokenRequest) (*APIToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeAPIToken not implemented")
+}
+func (UnimplementedConsoleServiceServer) CreateUser(context.Context, *CreateUserRequest) (*User, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateUser not implemented")
+}
+func (UnimplementedConsoleServiceServer) ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUsers not implemented")
+}
+func (UnimplementedConsoleServiceServer) DeleteUser(context.Context, *DeleteUserRequest) (*User, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteUser not implemented")
 }
 func (UnimplementedConsoleServiceServer) mustEmbedUnimplementedConsoleServiceServer() {}
 func (UnimplementedConsoleServiceServer) testEmbeddedByValue()                        {}
@@ -450,6 +688,258 @@ func _ConsoleService_GetPosture_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsoleService_GetControl_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetControlRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).GetControl(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_GetControl_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).GetControl(ctx, req.(*GetControlRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_CreateMask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).CreateMask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_CreateMask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).CreateMask(ctx, req.(*CreateMaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_ListMasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).ListMasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_ListMasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).ListMasks(ctx, req.(*ListMasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_RemoveMask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveMaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).RemoveMask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_RemoveMask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).RemoveMask(ctx, req.(*RemoveMaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_CompareScans_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareScansRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).CompareScans(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_CompareScans_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).CompareScans(ctx, req.(*CompareScansRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_ListControlHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListControlHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).ListControlHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_ListControlHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).ListControlHistory(ctx, req.(*ListControlHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_ListEnrolmentTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEnrolmentTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).ListEnrolmentTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_ListEnrolmentTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).ListEnrolmentTokens(ctx, req.(*ListEnrolmentTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_RevokeEnrolmentToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeEnrolmentTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).RevokeEnrolmentToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_RevokeEnrolmentToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).RevokeEnrolmentToken(ctx, req.(*RevokeEnrolmentTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_CreateAPIToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAPITokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).CreateAPIToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_CreateAPIToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).CreateAPIToken(ctx, req.(*CreateAPITokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_ListAPITokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAPITokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).ListAPITokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_ListAPITokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).ListAPITokens(ctx, req.(*ListAPITokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_RevokeAPIToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeAPITokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).RevokeAPIToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_RevokeAPIToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).RevokeAPIToken(ctx, req.(*RevokeAPITokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_CreateUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).CreateUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_CreateUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).CreateUser(ctx, req.(*CreateUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_ListUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUsersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).ListUsers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_ListUsers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).ListUsers(ctx, req.(*ListUsersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsoleService_DeleteUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServiceServer).DeleteUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsoleService_DeleteUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServiceServer).DeleteUser(ctx, req.(*DeleteUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsoleService_ServiceDesc is the grpc.ServiceDesc for ConsoleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -500,6 +990,62 @@ var ConsoleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPosture",
 			Handler:    _ConsoleService_GetPosture_Handler,
+		},
+		{
+			MethodName: "GetControl",
+			Handler:    _ConsoleService_GetControl_Handler,
+		},
+		{
+			MethodName: "CreateMask",
+			Handler:    _ConsoleService_CreateMask_Handler,
+		},
+		{
+			MethodName: "ListMasks",
+			Handler:    _ConsoleService_ListMasks_Handler,
+		},
+		{
+			MethodName: "RemoveMask",
+			Handler:    _ConsoleService_RemoveMask_Handler,
+		},
+		{
+			MethodName: "CompareScans",
+			Handler:    _ConsoleService_CompareScans_Handler,
+		},
+		{
+			MethodName: "ListControlHistory",
+			Handler:    _ConsoleService_ListControlHistory_Handler,
+		},
+		{
+			MethodName: "ListEnrolmentTokens",
+			Handler:    _ConsoleService_ListEnrolmentTokens_Handler,
+		},
+		{
+			MethodName: "RevokeEnrolmentToken",
+			Handler:    _ConsoleService_RevokeEnrolmentToken_Handler,
+		},
+		{
+			MethodName: "CreateAPIToken",
+			Handler:    _ConsoleService_CreateAPIToken_Handler,
+		},
+		{
+			MethodName: "ListAPITokens",
+			Handler:    _ConsoleService_ListAPITokens_Handler,
+		},
+		{
+			MethodName: "RevokeAPIToken",
+			Handler:    _ConsoleService_RevokeAPIToken_Handler,
+		},
+		{
+			MethodName: "CreateUser",
+			Handler:    _ConsoleService_CreateUser_Handler,
+		},
+		{
+			MethodName: "ListUsers",
+			Handler:    _ConsoleService_ListUsers_Handler,
+		},
+		{
+			MethodName: "DeleteUser",
+			Handler:    _ConsoleService_DeleteUser_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
