@@ -21,6 +21,7 @@ run: build ## start the console on the embedded defaults, enrol a local sensor a
 
 test: ## the whole test suite, with the race detector
 	$(GO) test -race -count=1 $(MODULES)
+	@echo "browser test screenshots: $${PALISADE_SCREENSHOT_DIR:-$${TMPDIR:-/tmp}/palisade-screenshots}"
 
 test-short:
 	$(GO) test -short -count=1 $(MODULES)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"sort"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -27,36 +28,24 @@ func (s *Server) GetPosture(ctx context.Context, req *consolev1.GetPostureReques
 		}
 		f.TargetType = tt
 	}
-	nodes, err := s.cfg.Store.ListNodes(ctx, f)
+	nodes, err := s.cfg.Store.PostureNodes(ctx, f)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	latest, err := s.cfg.Store.LatestScores(ctx, f)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	lastScans, err := s.cfg.Store.LatestScans(ctx, f)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return Summarise(nodes, latest, lastScans), nil
+	return Summarise(nodes), nil
 }
 
-// Summarise builds the posture view from nodes, their latest scores and their most recent
-// scans (of any state, by node id): per node its scores and last scan, per target type the
-// ratio of summed counts over its nodes, per benchmark and overall.
-func Summarise(nodes []store.Node, latest []store.NodeScore, lastScans map[string]store.Scan) *consolev1.Posture {
-	byNode := map[string][]store.NodeScore{}
-	for _, ns := range latest {
-		byNode[ns.NodeID] = append(byNode[ns.NodeID], ns)
-	}
+// Summarise builds the posture view from nodes, each with its latest scores and its most recent
+// scan (of any state): per node its scores and last scan, per target type the ratio of summed
+// counts over its nodes, per benchmark and overall.
+func Summarise(nodes []store.PostureNode) *consolev1.Posture {
 	type agg struct {
 		nodes, scanned int
 		bench          map[string]*posture.Counts
 		overall        posture.Counts
 	}
 	targets := map[posture.TargetType]*agg{}
-	out := &consolev1.Posture{}
+	out := &consolev1.Posture{Nodes: make([]*consolev1.NodePosture, 0, len(nodes))}
 	for _, n := range nodes {
 		a := targets[n.TargetType]
 		if a == nil {
@@ -65,26 +54,27 @@ func Summarise(nodes []store.Node, latest []store.NodeScore, lastScans map[strin
 		}
 		a.nodes++
 		np := &consolev1.NodePosture{NodeId: n.ID, NodeName: n.Name, TargetType: string(n.TargetType)}
-		if sc, ok := lastScans[n.ID]; ok {
-			np.LastScanId, np.LastScanState, np.LastScanCreatedAt = sc.ID, wire.StateToProto(sc.State), ts(sc.CreatedAt)
+		if n.LastScanID != "" {
+			np.LastScanId, np.LastScanState, np.LastScanCreatedAt = n.LastScanID, wire.StateToProto(n.LastScanState), ts(n.LastScanCreatedAt)
 		}
-		scores := byNode[n.ID]
-		if len(scores) > 0 {
+		if len(n.Scores) > 0 {
 			a.scanned++
 		}
-		for _, ns := range scores {
-			np.Scores = append(np.Scores, ScoreToProto(store.Score{BenchmarkID: ns.BenchmarkID, Counts: ns.Counts}))
-			if np.LastScanAt == nil || ns.FinishedAt.After(np.LastScanAt.AsTime()) {
-				np.LastScanAt = ts(ns.FinishedAt)
+		var last time.Time
+		for _, ls := range n.Scores {
+			np.Scores = append(np.Scores, ScoreToProto(store.Score{BenchmarkID: ls.BenchmarkID, Counts: ls.Counts}))
+			if ls.FinishedAt.After(last) {
+				last = ls.FinishedAt
 			}
-			c := a.bench[ns.BenchmarkID]
+			c := a.bench[ls.BenchmarkID]
 			if c == nil {
 				c = &posture.Counts{}
-				a.bench[ns.BenchmarkID] = c
+				a.bench[ls.BenchmarkID] = c
 			}
-			c.Merge(ns.Counts)
-			a.overall.Merge(ns.Counts)
+			c.Merge(ls.Counts)
+			a.overall.Merge(ls.Counts)
 		}
+		np.LastScanAt = ts(last)
 		out.Nodes = append(out.Nodes, np)
 	}
 	for _, tt := range posture.TargetTypes {

@@ -11,24 +11,20 @@ import (
 
 func TestSummariseIsRatioOfSums(t *testing.T) {
 	t1 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	nodes := []store.Node{
-		{ID: "a", Name: "a", TargetType: posture.Linux},
-		{ID: "b", Name: "b", TargetType: posture.Linux},
-		{ID: "c", Name: "c", TargetType: posture.Linux}, // never scanned
+	// a and b are scanned; b's most recent scan is still running; c was scanned once and that
+	// scan failed; k was never scanned.
+	nodes := []store.PostureNode{
+		{ID: "a", Name: "a", TargetType: posture.Linux, LastScanID: "scn_a", LastScanState: posture.Complete, LastScanCreatedAt: t1.Add(-time.Minute),
+			Scores: []store.LatestScore{{BenchmarkID: "linux-cis", FinishedAt: t1, Counts: posture.Counts{Pass: 1}}}},
+		{ID: "b", Name: "b", TargetType: posture.Linux, LastScanID: "scn_b2", LastScanState: posture.Running, LastScanCreatedAt: t1.Add(2 * time.Hour),
+			Scores: []store.LatestScore{
+				{BenchmarkID: "linux-cis", FinishedAt: t1.Add(time.Hour), Counts: posture.Counts{Pass: 1, Fail: 2, Skip: 4, Masked: 3}},
+				{BenchmarkID: "linux-nist", FinishedAt: t1, Counts: posture.Counts{Info: 1, Error: 1}},
+			}},
+		{ID: "c", Name: "c", TargetType: posture.Linux, LastScanID: "scn_c", LastScanState: posture.Failed, LastScanCreatedAt: t1},
 		{ID: "k", Name: "k", TargetType: posture.Kubernetes},
 	}
-	latest := []store.NodeScore{
-		{NodeID: "a", BenchmarkID: "linux-cis", FinishedAt: t1, Counts: posture.Counts{Pass: 1}},
-		{NodeID: "b", BenchmarkID: "linux-cis", FinishedAt: t1.Add(time.Hour), Counts: posture.Counts{Pass: 1, Fail: 2, Skip: 4, Masked: 3}},
-		{NodeID: "b", BenchmarkID: "linux-nist", FinishedAt: t1, Counts: posture.Counts{Info: 1, Error: 1}},
-	}
-	// b's most recent scan is still running; c was scanned once and that scan failed.
-	lastScans := map[string]store.Scan{
-		"a": {ID: "scn_a", NodeID: "a", State: posture.Complete, CreatedAt: t1.Add(-time.Minute)},
-		"b": {ID: "scn_b2", NodeID: "b", State: posture.Running, CreatedAt: t1.Add(2 * time.Hour)},
-		"c": {ID: "scn_c", NodeID: "c", State: posture.Failed, CreatedAt: t1},
-	}
-	p := Summarise(nodes, latest, lastScans)
+	p := Summarise(nodes)
 	if len(p.GetTargets()) != 2 || p.GetTargets()[0].GetTargetType() != "linux" || p.GetTargets()[1].GetTargetType() != "kubernetes" {
 		t.Fatalf("targets %v", p.GetTargets())
 	}

@@ -203,7 +203,8 @@ func TestWebConsole(t *testing.T) {
 	ctx := context.Background()
 
 	good := h.startSensor(sensorOptions{root: enginetest.Root(t, "debian-good"), hostname: "good-host"})
-	bad := h.startSensor(sensorOptions{root: enginetest.Root(t, "debian-bad"), hostname: "bad-host"})
+	badRoot := enginetest.Root(t, "debian-bad")
+	bad := h.startSensor(sensorOptions{root: badRoot, hostname: "bad-host"})
 	const analystPassword, viewerPassword = "correct horse battery", "viewer passphrase 1"
 	for _, u := range []*consolev1.CreateUserRequest{
 		{Name: "ana", Role: "analyst", Password: analystPassword},
@@ -348,7 +349,16 @@ func TestWebConsole(t *testing.T) {
 
 	checkExports(t, b, first)
 
-	// A second scan of the bad host, then the comparison of the two.
+	// The bad host's admin turns root login over SSH off; a second scan, then the comparison
+	// of the two shows exactly that control fixed.
+	sshd := filepath.Join(badRoot, "etc", "ssh", "sshd_config")
+	cfg, err := os.ReadFile(sshd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sshd, []byte(strings.Replace(string(cfg), "\nPermitRootLogin yes\n", "\nPermitRootLogin no\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := h.api.StartScan(ctx, &consolev1.StartScanRequest{Nodes: []string{bad.nodeID}, Benchmarks: []string{"cis", "gdpr"}})
 	if err != nil {
 		t.Fatal(err)
@@ -363,10 +373,20 @@ func TestWebConsole(t *testing.T) {
 	if got := eval[string](b, `document.querySelector('[data-test="compare-unchanged"]').dataset.count`); got != strconv.Itoa(int(cmp.GetUnchanged())) {
 		t.Fatalf("compare shows %s unchanged; want %d", got, cmp.GetUnchanged())
 	}
+	if len(cmp.GetFixed()) != 1 || cmp.GetFixed()[0].GetControlId() != "linux.ssh.permit-root-login" || len(cmp.GetNewlyFailing()) != 0 {
+		t.Fatalf("comparison: fixed %v newly failing %v; want only linux.ssh.permit-root-login fixed", cmp.GetFixed(), cmp.GetNewlyFailing())
+	}
 	wantFailing := strconv.Itoa(len(cmp.GetStillFailing()))
 	b.waitText(`[data-test="compare-still-failing"] [data-test="compare-count"]`, wantFailing)
 	b.waitText(`[data-test="compare-newly-failing"] [data-test="compare-count"]`, "0")
-	b.waitText(`[data-test="compare-fixed"] [data-test="compare-count"]`, "0")
+	b.waitText(`[data-test="compare-fixed"] [data-test="compare-count"]`, "1")
+	if got := eval[string](b, `document.querySelector('[data-test="compare-fixed"] [data-test="compare-row"]').dataset.control`); got != "linux.ssh.permit-root-login" {
+		t.Fatalf("the fixed row is %q; want linux.ssh.permit-root-login", got)
+	}
+	cisBefore, cisAfter := scoreOf(t, first, "linux-cis"), scoreOf(t, second, "linux-cis")
+	if cisAfter.Fail != cisBefore.Fail-1 || cisAfter.Pass != cisBefore.Pass+1 {
+		t.Fatalf("CIS counts %+v then %+v; want one failure turned into a pass", cisBefore, cisAfter)
+	}
 	b.shot("compare")
 
 	// The other pages the analyst sees.
@@ -376,7 +396,7 @@ func TestWebConsole(t *testing.T) {
 	b.open("#/scans")
 	b.shot("scans")
 	b.open("#/posture")
-	b.waitText(`[data-test="node-row"][data-node="`+bad.nodeID+`"] [data-test="node-score"][data-benchmark="linux-gdpr"]`, gdpr.FormatScore())
+	b.waitText(`[data-test="node-row"][data-node="`+bad.nodeID+`"] [data-test="node-score"][data-benchmark="linux-gdpr"]`, scoreOf(t, second, "linux-gdpr").FormatScore())
 	b.shot("posture-after-scan")
 	b.open("#/catalogue")
 	b.do("catalogue", chromedp.WaitVisible(`[data-test="catalogue-row"]`))

@@ -145,6 +145,12 @@ type Store interface {
 	// expired (its expiry is at or before now) or already held by holder, and reports whether
 	// holder has it. Console replicas use leases so background duties run once.
 	TryLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+
+	// PostureNodes returns what the posture summary shows of the nodes matching f, ordered by
+	// name, then id: each node's most recent scan of any state (as LatestScans) and its latest
+	// completed score per benchmark (as LatestScores), ordered by benchmark id. It reads no
+	// facts, so one call serves a fleet of ten thousand nodes.
+	PostureNodes(ctx context.Context, f NodeFilter) ([]PostureNode, error)
 }
 
 // NodeFacts describes a node as its sensor reports it.
@@ -450,4 +456,26 @@ type AuditEntry struct {
 	Action string
 	Target string
 	Detail string
+}
+
+// PostureNode is one node as the posture summary shows it.
+type PostureNode struct {
+	ID         string
+	Name       string
+	TargetType posture.TargetType
+	// LastScanID, LastScanState and LastScanCreatedAt describe the node's most recent scan of
+	// any state; LastScanID is empty when the node was never scanned.
+	LastScanID        string
+	LastScanState     posture.ScanState
+	LastScanCreatedAt time.Time
+	// Scores are the node's latest completed scores, ordered by benchmark id; empty when no
+	// scan of the node completed.
+	Scores []LatestScore
+}
+
+// LatestScore is a node's latest completed score for one benchmark, as PostureNodes returns it.
+type LatestScore struct {
+	BenchmarkID string
+	FinishedAt  time.Time
+	Counts      posture.Counts
 }

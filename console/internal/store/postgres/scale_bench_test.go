@@ -134,19 +134,11 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		measure("posture", 100, func() error {
-			ns, err := st.ListNodes(ctx, store.NodeFilter{TargetType: posture.Linux})
+			ns, err := st.PostureNodes(ctx, store.NodeFilter{TargetType: posture.Linux})
 			if err != nil {
 				return err
 			}
-			latest, err := st.LatestScores(ctx, store.NodeFilter{TargetType: posture.Linux})
-			if err != nil {
-				return err
-			}
-			lastScans, err := st.LatestScans(ctx, store.NodeFilter{TargetType: posture.Linux})
-			if err != nil {
-				return err
-			}
-			if p := api.Summarise(ns, latest, lastScans); len(p.GetNodes()) != nodes {
+			if p := api.Summarise(ns); len(p.GetNodes()) != nodes {
 				return fmt.Errorf("posture has %d nodes; want %d", len(p.GetNodes()), nodes)
 			}
 			return nil

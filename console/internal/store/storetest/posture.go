@@ -211,6 +211,7 @@ func testControlHistory(t *testing.T, s store.Store) {
 	wantErr(t, "ControlHistory of an unknown node", err, store.ErrNotFound)
 }
 
+// testLatestScans checks LatestScans and PostureNodes, which reads the same latest scans.
 func testLatestScans(t *testing.T, s store.Store) {
 	enrolNode(t, s, "n-a", "a", posture.Linux, t0)
 	enrolNode(t, s, "n-b", "b", posture.Linux, t0)
@@ -239,4 +240,43 @@ func testLatestScans(t *testing.T, s store.Store) {
 	got, err = s.LatestScans(ctx(t), store.NodeFilter{TargetType: posture.AWS})
 	must(t, "LatestScans aws", err)
 	equal(t, "LatestScans aws", len(got), 0)
+
+	// PostureNodes: the same latest scans, with each node's latest scores, in name order.
+	enrolNode(t, s, "n-0", "z", posture.Linux, t0) // first by id, last by name
+	must(t, "ReplaceScores a1", s.ReplaceScores(ctx(t), "a1", []store.Score{
+		{BenchmarkID: "pci-linux", Counts: posture.Counts{Pass: 4, Fail: 1, Masked: 2}},
+		{BenchmarkID: "cis-linux", Counts: posture.Counts{Pass: 1, Info: 2, Skip: 3, Error: 1}},
+	}))
+	a1Finished := at(time.Hour + 3*time.Second)
+	nodeA := store.PostureNode{ID: "n-a", Name: "a", TargetType: posture.Linux,
+		LastScanID: "a2", LastScanState: posture.Queued, LastScanCreatedAt: at(2 * time.Hour),
+		Scores: []store.LatestScore{
+			{BenchmarkID: "cis-linux", FinishedAt: a1Finished, Counts: posture.Counts{Pass: 1, Info: 2, Skip: 3, Error: 1}},
+			{BenchmarkID: "pci-linux", FinishedAt: a1Finished, Counts: posture.Counts{Pass: 4, Fail: 1, Masked: 2}},
+		}}
+	nodeB := store.PostureNode{ID: "n-b", Name: "b", TargetType: posture.Linux, LastScanID: "b2", LastScanState: posture.Queued, LastScanCreatedAt: at(time.Hour)}
+	nodeK := store.PostureNode{ID: "n-k", Name: "k", TargetType: posture.Kubernetes, LastScanID: "k1", LastScanState: posture.Failed, LastScanCreatedAt: at(30 * time.Minute)}
+	nodeNone := store.PostureNode{ID: "n-none", Name: "never scanned", TargetType: posture.Linux}
+	nodeZ := store.PostureNode{ID: "n-0", Name: "z", TargetType: posture.Linux}
+	tests := []struct {
+		filter store.NodeFilter
+		want   []store.PostureNode
+	}{
+		{store.NodeFilter{}, []store.PostureNode{nodeA, nodeB, nodeK, nodeNone, nodeZ}},
+		{store.NodeFilter{TargetType: posture.Linux}, []store.PostureNode{nodeA, nodeB, nodeNone, nodeZ}},
+		{store.NodeFilter{TargetType: posture.Kubernetes}, []store.PostureNode{nodeK}},
+		{store.NodeFilter{TargetType: posture.AWS}, nil},
+	}
+	for _, tt := range tests {
+		what := fmt.Sprintf("PostureNodes %q", tt.filter.TargetType)
+		got, err := s.PostureNodes(ctx(t), tt.filter)
+		must(t, what, err)
+		for _, n := range got {
+			checkUTC(t, what, n.LastScanCreatedAt)
+			for _, sc := range n.Scores {
+				checkUTC(t, what, sc.FinishedAt)
+			}
+		}
+		equal(t, what, got, tt.want)
+	}
 }
