@@ -82,6 +82,7 @@ func TestMasksRecountScores(t *testing.T) {
 	}
 
 	// A mask covering every node, with an expiry, changes both scans.
+	h.clock.Advance(time.Minute) // masks are listed by creation time
 	m2, err := h.srv.CreateMask(analyst, &consolev1.CreateMaskRequest{
 		ControlId: ctlLogLevel, Reason: "log level is enforced by the central sshd policy",
 		ExpiresAt: timestamppb.New(h.clock.Now().Add(time.Hour)),
@@ -101,6 +102,7 @@ func TestMasksRecountScores(t *testing.T) {
 	})
 
 	// A mask of one result: max auth tries at the sshd config on web-2.
+	h.clock.Advance(time.Minute)
 	m3, err := h.srv.CreateMask(analyst, &consolev1.CreateMaskRequest{
 		ControlId: ctlMaxAuth, Nodes: []string{"n2"}, Resource: sshdConfig, Reason: "MaxAuthTries 6 is accepted for this jump host",
 	})
