@@ -3,20 +3,17 @@ package api
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/palisadehq/palisade/console/internal/apitest"
 	"github.com/palisadehq/palisade/console/internal/auth"
 	"github.com/palisadehq/palisade/console/internal/scans"
 	"github.com/palisadehq/palisade/console/internal/store"
-	"github.com/palisadehq/palisade/console/internal/store/sqlite"
-	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -41,31 +38,6 @@ const testFingerprint = "00112233445566778899aabbccddeeff00112233445566778899aab
 // start is the tests' clock at the beginning.
 var start = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// nopDispatcher is a bus that accepts every job and command.
-type nopDispatcher struct{}
-
-func (nopDispatcher) EnsureNode(context.Context, string) error                        { return nil }
-func (nopDispatcher) PublishJob(context.Context, *sensorv1.Job) error                 { return nil }
-func (nopDispatcher) PublishCommand(context.Context, string, *sensorv1.Command) error { return nil }
-
 // harness is a ConsoleService on a real SQLite store, with a scan manager and a settable
 // clock.
 type harness struct {
@@ -73,34 +45,21 @@ type harness struct {
 	st    store.Store
 	mgr   *scans.Manager
 	srv   *Server
-	clock *clock
+	clock *apitest.Clock
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{now: start}
-	mgr, err := scans.New(scans.Config{Store: st, Catalog: cat, Dispatcher: nopDispatcher{}, Now: clk.Now, ReplicaID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clk := apitest.NewClock(start)
+	b := apitest.NewBackend(t, clk.Now)
 	srv, err := New(Config{
-		Store: st, Catalog: cat, Scans: mgr, Now: clk.Now, SensorAddr: "console.example.com:7443",
+		Store: b.Store, Catalog: b.Catalog, Scans: b.Scans, Now: clk.Now, SensorAddr: "console.example.com:7443",
 		NewEnrolToken: func() (string, []byte, error) { return enrolment.NewToken(testFingerprint) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, st: st, mgr: mgr, srv: srv, clock: clk}
+	return &harness{t: t, st: b.Store, mgr: b.Scans, srv: srv, clock: clk}
 }
 
 // as is a context whose caller is name with role.

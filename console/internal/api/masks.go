@@ -138,13 +138,9 @@ func (s *Server) ListMasks(ctx context.Context, req *consolev1.ListMasksRequest)
 
 // RemoveMask ends a mask and recounts the scores of the completed scans it touched.
 func (s *Server) RemoveMask(ctx context.Context, req *consolev1.RemoveMaskRequest) (*consolev1.Mask, error) {
-	p, err := auth.Require(ctx, store.RoleAnalyst)
+	p, id, err := requireTarget(ctx, store.RoleAnalyst, "mask_id", req.GetMaskId())
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	id := strings.TrimSpace(req.GetMaskId())
-	if id == "" {
-		return nil, status.Error(codes.InvalidArgument, "mask_id is required")
+		return nil, err
 	}
 	now := s.cfg.Now().UTC()
 	m, err := s.cfg.Store.RemoveMask(ctx, id, p.Name, now)

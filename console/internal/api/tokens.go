@@ -18,30 +18,19 @@ import (
 
 // ListEnrolmentTokens lists the enrolment tokens (never their secrets), oldest first.
 func (s *Server) ListEnrolmentTokens(ctx context.Context, _ *consolev1.ListEnrolmentTokensRequest) (*consolev1.ListEnrolmentTokensResponse, error) {
-	if _, err := auth.Require(ctx, store.RoleAdmin); err != nil {
-		return nil, toStatus(err)
-	}
-	tokens, err := s.cfg.Store.ListEnrolTokens(ctx)
+	tokens, err := listAs(ctx, store.RoleAdmin, s.cfg.Store.ListEnrolTokens, enrolTokenToProto)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
-	out := &consolev1.ListEnrolmentTokensResponse{}
-	for _, t := range tokens {
-		out.Tokens = append(out.Tokens, enrolTokenToProto(t))
-	}
-	return out, nil
+	return &consolev1.ListEnrolmentTokensResponse{Tokens: tokens}, nil
 }
 
 // RevokeEnrolmentToken revokes an enrolment token, so no further sensor can enrol with it;
 // nodes that already enrolled with it are not affected.
 func (s *Server) RevokeEnrolmentToken(ctx context.Context, req *consolev1.RevokeEnrolmentTokenRequest) (*consolev1.EnrolmentToken, error) {
-	p, err := auth.Require(ctx, store.RoleAdmin)
+	p, id, err := requireTarget(ctx, store.RoleAdmin, "id", req.GetId())
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	id := strings.TrimSpace(req.GetId())
-	if id == "" {
-		return nil, status.Error(codes.InvalidArgument, "id is required")
+		return nil, err
 	}
 	t, err := s.enrolToken(ctx, id)
 	if err != nil {
@@ -204,29 +193,18 @@ func (s *Server) CreateAPIToken(ctx context.Context, req *consolev1.CreateAPITok
 
 // ListAPITokens lists the API tokens (never their secrets), oldest first.
 func (s *Server) ListAPITokens(ctx context.Context, _ *consolev1.ListAPITokensRequest) (*consolev1.ListAPITokensResponse, error) {
-	if _, err := auth.Require(ctx, store.RoleAdmin); err != nil {
-		return nil, toStatus(err)
-	}
-	tokens, err := s.cfg.Store.ListAPITokens(ctx)
+	tokens, err := listAs(ctx, store.RoleAdmin, s.cfg.Store.ListAPITokens, apiTokenToProto)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
-	out := &consolev1.ListAPITokensResponse{}
-	for _, t := range tokens {
-		out.Tokens = append(out.Tokens, apiTokenToProto(t))
-	}
-	return out, nil
+	return &consolev1.ListAPITokensResponse{Tokens: tokens}, nil
 }
 
 // RevokeAPIToken revokes an API token; calls with it fail from then on.
 func (s *Server) RevokeAPIToken(ctx context.Context, req *consolev1.RevokeAPITokenRequest) (*consolev1.APIToken, error) {
-	p, err := auth.Require(ctx, store.RoleAdmin)
+	p, id, err := requireTarget(ctx, store.RoleAdmin, "id", req.GetId())
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	id := strings.TrimSpace(req.GetId())
-	if id == "" {
-		return nil, status.Error(codes.InvalidArgument, "id is required")
+		return nil, err
 	}
 	if err := apitoken.Revoke(ctx, s.cfg.Store, id, p.Name, s.cfg.Now()); err != nil {
 		return nil, toStatus(err)
@@ -243,4 +221,36 @@ func apiTokenToProto(t store.APIToken) *consolev1.APIToken {
 		Id: t.ID, Name: t.Name, Role: string(t.Role), CreatedAt: ts(t.CreatedAt),
 		ExpiresAt: ts(t.ExpiresAt), RevokedAt: ts(t.RevokedAt), CreatedBy: t.CreatedBy,
 	}
+}
+
+// listAs lists with list once the caller is shown to have role, converting each item with
+// toProto; every error is a status error.
+func listAs[T, P any](ctx context.Context, role store.Role, list func(context.Context) ([]T, error), toProto func(T) P) ([]P, error) {
+	if _, err := auth.Require(ctx, role); err != nil {
+		return nil, toStatus(err)
+	}
+	items, err := list(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	var out []P
+	for _, item := range items {
+		out = append(out, toProto(item))
+	}
+	return out, nil
+}
+
+// requireTarget checks that the caller has role and that the request names what it acts on:
+// value, from the request field named field. It returns the caller and value trimmed; every
+// error is a status error.
+func requireTarget(ctx context.Context, role store.Role, field, value string) (auth.Principal, string, error) {
+	p, err := auth.Require(ctx, role)
+	if err != nil {
+		return auth.Principal{}, "", toStatus(err)
+	}
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return auth.Principal{}, "", status.Errorf(codes.InvalidArgument, "%s is required", field)
+	}
+	return p, value, nil
 }

@@ -63,30 +63,19 @@ func (s *Server) CreateUser(ctx context.Context, req *consolev1.CreateUserReques
 
 // ListUsers lists the users, by name.
 func (s *Server) ListUsers(ctx context.Context, _ *consolev1.ListUsersRequest) (*consolev1.ListUsersResponse, error) {
-	if _, err := auth.Require(ctx, store.RoleAdmin); err != nil {
-		return nil, toStatus(err)
-	}
-	users, err := s.cfg.Store.ListUsers(ctx)
+	users, err := listAs(ctx, store.RoleAdmin, s.cfg.Store.ListUsers, userToProto)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
-	out := &consolev1.ListUsersResponse{}
-	for _, u := range users {
-		out.Users = append(out.Users, userToProto(u))
-	}
-	return out, nil
+	return &consolev1.ListUsersResponse{Users: users}, nil
 }
 
 // DeleteUser deletes a user and signs them out. Nobody deletes themselves, and the last
 // admin stays.
 func (s *Server) DeleteUser(ctx context.Context, req *consolev1.DeleteUserRequest) (*consolev1.User, error) {
-	p, err := auth.Require(ctx, store.RoleAdmin)
+	p, name, err := requireTarget(ctx, store.RoleAdmin, "name", req.GetName())
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	name := strings.TrimSpace(req.GetName())
-	if name == "" {
-		return nil, status.Error(codes.InvalidArgument, "name is required")
+		return nil, err
 	}
 	if name == p.Name {
 		return nil, status.Errorf(codes.FailedPrecondition, "you are signed in as %s and cannot delete yourself; ask another admin", name)

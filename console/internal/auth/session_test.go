@@ -8,73 +8,36 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/palisadehq/palisade/console/internal/apitest"
 	"github.com/palisadehq/palisade/console/internal/store"
-	"github.com/palisadehq/palisade/console/internal/store/sqlite"
 )
 
 // sessionStart is the tests' clock at the beginning.
 var sessionStart = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-
-// testClock is a settable clock.
-type testClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // sessionFixture is Sessions over a real SQLite store with users alice (analyst, password
 // alicePassword) and a valid API token, and a settable clock.
 type sessionFixture struct {
 	st       store.Store
 	sessions *Sessions
-	clock    *testClock
+	clock    *apitest.Clock
 	apiToken string
 }
 
-const alicePassword = "correct horse battery staple"
+// alicePassword is alice's password.
+const alicePassword = apitest.AlicePassword
 
 func newSessionFixture(t *testing.T) *sessionFixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hash, err := bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, store.User{Name: "alice", PasswordHash: hash, Role: store.RoleAnalyst, CreatedAt: sessionStart}); err != nil {
-		t.Fatal(err)
-	}
-	tok, tokHash, err := NewAPIToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateAPIToken(ctx, store.APIToken{ID: "pat-ci", Name: "ci", Hash: tokHash, Role: store.RoleAdmin, CreatedAt: sessionStart}); err != nil {
-		t.Fatal(err)
-	}
-	clk := &testClock{now: sessionStart}
+	st := apitest.OpenStore(t)
+	tok := apitest.AddPrincipals(t, st, sessionStart, NewAPIToken)
+	clk := apitest.NewClock(sessionStart)
 	s, err := NewSessions(SessionConfig{
 		Store: st, Tokens: &Authenticator{Store: st, Now: clk.Now}, Now: clk.Now, MaxFailures: 3, FailureWindow: 15 * time.Minute,
 		PasswordCost: bcrypt.MinCost,

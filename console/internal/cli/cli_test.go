@@ -266,6 +266,47 @@ func flags(addr, caFile string, args ...string) []string {
 	return append(args, "--addr", addr, "--ca-file", caFile, "--token", "tok-1", "--data-dir", "/nonexistent")
 }
 
+// commandCase is one client command run against a fakeConsole: its arguments and standard
+// input, the requests it must make and what it must print.
+type commandCase struct {
+	name       string
+	args       []string
+	stdin      string
+	wantReqs   []proto.Message
+	wantOut    string
+	wantStderr string
+}
+
+// runCommandCases runs each case as a subtest, against a fakeConsole of its own.
+func runCommandCases(t *testing.T, tests []commandCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeConsole{}
+			addr, ca := startConsole(t, fake)
+			out, errOut, err := runWithInput(t, "", tt.stdin, flags(addr, ca, tt.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != tt.wantOut {
+				t.Errorf("output:\n%s\nwant:\n%s", out, tt.wantOut)
+			}
+			if errOut != tt.wantStderr {
+				t.Errorf("stderr = %q; want %q", errOut, tt.wantStderr)
+			}
+			_, reqs := fake.seen()
+			if len(reqs) != len(tt.wantReqs) {
+				t.Fatalf("requests = %v; want %v", reqs, tt.wantReqs)
+			}
+			for i := range reqs {
+				if !proto.Equal(reqs[i], tt.wantReqs[i]) {
+					t.Errorf("request %d = %v; want %v", i, reqs[i], tt.wantReqs[i])
+				}
+			}
+		})
+	}
+}
+
 func TestNodesList(t *testing.T) {
 	fake := &fakeConsole{}
 	addr, ca := startConsole(t, fake)
@@ -854,13 +895,7 @@ func (f *fakeConsole) CreateEnrolmentToken(ctx context.Context, req *consolev1.C
 }
 
 func TestOtherCommands(t *testing.T) {
-	tests := []struct {
-		name       string
-		args       []string
-		wantReqs   []proto.Message
-		wantOut    string
-		wantStderr string
-	}{
+	runCommandCases(t, []commandCase{
 		{
 			name:     "nodes show",
 			args:     []string{"nodes", "show", "web-1"},
@@ -952,30 +987,5 @@ func TestOtherCommands(t *testing.T) {
 }
 `,
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake := &fakeConsole{}
-			addr, ca := startConsole(t, fake)
-			out, errOut, err := run(t, "", flags(addr, ca, tt.args...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != tt.wantOut {
-				t.Errorf("output:\n%s\nwant:\n%s", out, tt.wantOut)
-			}
-			if errOut != tt.wantStderr {
-				t.Errorf("stderr = %q; want %q", errOut, tt.wantStderr)
-			}
-			_, reqs := fake.seen()
-			if len(reqs) != len(tt.wantReqs) {
-				t.Fatalf("requests = %v; want %v", reqs, tt.wantReqs)
-			}
-			for i := range reqs {
-				if !proto.Equal(reqs[i], tt.wantReqs[i]) {
-					t.Errorf("request %d = %v; want %v", i, reqs[i], tt.wantReqs[i])
-				}
-			}
-		})
-	}
+	})
 }

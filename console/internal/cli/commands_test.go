@@ -121,14 +121,7 @@ func (f *fakeConsole) ListControlHistory(ctx context.Context, req *consolev1.Lis
 }
 
 func TestReviewCommands(t *testing.T) {
-	tests := []struct {
-		name       string
-		args       []string
-		stdin      string
-		wantReqs   []proto.Message
-		wantOut    string
-		wantStderr string
-	}{
+	runCommandCases(t, []commandCase{
 		{
 			name:     "masks list",
 			args:     []string{"masks", "list", "--all", "--node", "web-1", "--control", "ssh-banner"},
@@ -270,32 +263,7 @@ func TestReviewCommands(t *testing.T) {
 				"error   medium    ssh-max-auth    -                     could not read /etc/ssh/sshd_config.d/50-cloud.conf: permission denie...  -\n" +
 				"pass    low       ssh-banner      sshd                  Banner is set                                                             msk_1\n",
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fake := &fakeConsole{}
-			addr, ca := startConsole(t, fake)
-			out, errOut, err := runWithInput(t, "", tt.stdin, flags(addr, ca, tt.args...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != tt.wantOut {
-				t.Errorf("output:\n%s\nwant:\n%s", out, tt.wantOut)
-			}
-			if errOut != tt.wantStderr {
-				t.Errorf("stderr = %q; want %q", errOut, tt.wantStderr)
-			}
-			_, reqs := fake.seen()
-			if len(reqs) != len(tt.wantReqs) {
-				t.Fatalf("requests = %v; want %v", reqs, tt.wantReqs)
-			}
-			for i := range reqs {
-				if !proto.Equal(reqs[i], tt.wantReqs[i]) {
-					t.Errorf("request %d = %v; want %v", i, reqs[i], tt.wantReqs[i])
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestReviewCommandErrors(t *testing.T) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,17 +23,9 @@ func newCompareCommand() *cobra.Command {
 		Args:    cobra.ExactArgs(2),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
-		cmp, err := c.api.CompareScans(ctx(cmd), &consolev1.CompareScansRequest{BaseScanId: args[0], HeadScanId: args[1]})
-		if err != nil {
-			return c.rpcError("compare scans", err)
-		}
-		out := cmd.OutOrStdout()
-		if f == formatJSON {
-			return writeJSON(out, cmp)
-		}
-		return writeComparison(out, cmp)
-	})
+	cmd.RunE = callRunE(format, "compare scans", func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (*consolev1.ScanComparison, error) {
+		return api.CompareScans(ctx, &consolev1.CompareScansRequest{BaseScanId: args[0], HeadScanId: args[1]})
+	}, writeComparison)
 	return cmd
 }
 

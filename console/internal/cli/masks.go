@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,16 +40,10 @@ func newMasksListCommand() *cobra.Command {
 	cmd.Flags().StringVar(&control, "control", "", "only masks of this control id")
 	cmd.Flags().StringVar(&node, "node", "", "only masks covering this node (id or name), the global ones included")
 	cmd.Flags().BoolVar(&all, "all", false, "also list removed and expired masks")
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
-		resp, err := c.api.ListMasks(ctx(cmd), &consolev1.ListMasksRequest{ControlId: control, Node: node, IncludeInactive: all})
-		if err != nil {
-			return c.rpcError("list masks", err)
-		}
-		out := cmd.OutOrStdout()
-		if f == formatJSON {
-			return writeJSON(out, resp)
-		}
-		tw := newTable(out)
+	cmd.RunE = callRunE(format, "list masks", func(ctx context.Context, api consolev1.ConsoleServiceClient, _ []string) (*consolev1.ListMasksResponse, error) {
+		return api.ListMasks(ctx, &consolev1.ListMasksRequest{ControlId: control, Node: node, IncludeInactive: all})
+	}, func(w io.Writer, resp *consolev1.ListMasksResponse) error {
+		tw := newTable(w)
 		row(tw, "ID", "CONTROL", "NODES", "RESOURCE", "STATE", "EXPIRES", "CREATED BY", "REASON")
 		for _, m := range resp.GetMasks() {
 			row(tw, m.GetId(), m.GetControlId(), maskNodes(m), orDash(m.GetResource()), maskState(m),
@@ -121,10 +116,7 @@ func newMasksCreateCommand() *cobra.Command {
 		if err != nil {
 			return c.rpcError("create mask", err)
 		}
-		if f == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), m)
-		}
-		return writeMask(cmd.OutOrStdout(), m)
+		return writeReply(cmd.OutOrStdout(), f, m, writeMask)
 	}
 	return cmd
 }
@@ -155,16 +147,9 @@ func newMasksRemoveCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
-		m, err := c.api.RemoveMask(ctx(cmd), &consolev1.RemoveMaskRequest{MaskId: args[0]})
-		if err != nil {
-			return c.rpcError("remove mask", err)
-		}
-		if f == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), m)
-		}
-		return writeMask(cmd.OutOrStdout(), m)
-	})
+	cmd.RunE = callRunE(format, "remove mask", func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (*consolev1.Mask, error) {
+		return api.RemoveMask(ctx, &consolev1.RemoveMaskRequest{MaskId: args[0]})
+	}, writeMask)
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -191,15 +192,10 @@ func newScanStopCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
-		s, err := c.api.StopScan(ctx(cmd), &consolev1.StopScanRequest{ScanId: args[0]})
-		if err != nil {
-			return c.rpcError("stop scan", err)
-		}
-		if f == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), s)
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "Scan %s on %s: %s\n", s.GetId(), nodeLabel(s), stateText(s.GetState()))
+	cmd.RunE = callRunE(format, "stop scan", func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (*consolev1.Scan, error) {
+		return api.StopScan(ctx, &consolev1.StopScanRequest{ScanId: args[0]})
+	}, func(w io.Writer, s *consolev1.Scan) error {
+		fmt.Fprintf(w, "Scan %s on %s: %s\n", s.GetId(), nodeLabel(s), stateText(s.GetState()))
 		return nil
 	})
 	return cmd
@@ -291,17 +287,9 @@ func newScanShowCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
-		s, err := c.api.GetScan(ctx(cmd), &consolev1.GetScanRequest{ScanId: args[0]})
-		if err != nil {
-			return c.rpcError("show scan", err)
-		}
-		out := cmd.OutOrStdout()
-		if f == formatJSON {
-			return writeJSON(out, s)
-		}
-		return writeScan(out, s)
-	})
+	cmd.RunE = callRunE(format, "show scan", func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (*consolev1.Scan, error) {
+		return api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: args[0]})
+	}, writeScan)
 	return cmd
 }
 
@@ -344,4 +332,26 @@ func writeScan(w io.Writer, s *consolev1.Scan) error {
 		return nil
 	}
 	return writeScores(w, s.GetScores())
+}
+
+// callRunE is the RunE of a command that makes one call to the console and writes the reply
+// with writeReply; what names the call in its errors.
+func callRunE[M proto.Message](format func() (string, error), what string,
+	call func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (M, error),
+	text func(w io.Writer, reply M) error) func(*cobra.Command, []string) error {
+	return withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
+		reply, err := call(ctx(cmd), c.api, args)
+		if err != nil {
+			return c.rpcError(what, err)
+		}
+		return writeReply(cmd.OutOrStdout(), f, reply, text)
+	})
+}
+
+// writeReply writes a reply of the console to w: as JSON in format f json, otherwise with text.
+func writeReply[M proto.Message](w io.Writer, f string, reply M, text func(w io.Writer, reply M) error) error {
+	if f == formatJSON {
+		return writeJSON(w, reply)
+	}
+	return text(w, reply)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -96,16 +97,10 @@ func newTokenListCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
-		resp, err := c.api.ListEnrolmentTokens(ctx(cmd), &consolev1.ListEnrolmentTokensRequest{})
-		if err != nil {
-			return c.rpcError("list enrolment tokens", err)
-		}
-		out := cmd.OutOrStdout()
-		if f == formatJSON {
-			return writeJSON(out, resp)
-		}
-		tw := newTable(out)
+	cmd.RunE = callRunE(format, "list enrolment tokens", func(ctx context.Context, api consolev1.ConsoleServiceClient, _ []string) (*consolev1.ListEnrolmentTokensResponse, error) {
+		return api.ListEnrolmentTokens(ctx, &consolev1.ListEnrolmentTokensRequest{})
+	}, func(w io.Writer, resp *consolev1.ListEnrolmentTokensResponse) error {
+		tw := newTable(w)
 		row(tw, "ID", "USED", "CREATED", "CREATED BY", "EXPIRES", "REVOKED")
 		for _, t := range resp.GetTokens() {
 			row(tw, t.GetId(), fmt.Sprintf("%d/%d", t.GetUsed(), t.GetUses()), timeText(t.GetCreatedAt()),
@@ -123,15 +118,10 @@ func newTokenRevokeCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
-		t, err := c.api.RevokeEnrolmentToken(ctx(cmd), &consolev1.RevokeEnrolmentTokenRequest{Id: args[0]})
-		if err != nil {
-			return c.rpcError("revoke enrolment token", err)
-		}
-		if f == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), t)
-		}
-		_, err = fmt.Fprintf(cmd.OutOrStdout(), "Enrolment token %s revoked at %s (%d of %d uses used)\n",
+	cmd.RunE = callRunE(format, "revoke enrolment token", func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (*consolev1.EnrolmentToken, error) {
+		return api.RevokeEnrolmentToken(ctx, &consolev1.RevokeEnrolmentTokenRequest{Id: args[0]})
+	}, func(w io.Writer, t *consolev1.EnrolmentToken) error {
+		_, err := fmt.Fprintf(w, "Enrolment token %s revoked at %s (%d of %d uses used)\n",
 			t.GetId(), timeText(t.GetRevokedAt()), t.GetUsed(), t.GetUses())
 		return err
 	})

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,16 +26,10 @@ func newUsersListCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, _ []string, c *client, f string) error {
-		resp, err := c.api.ListUsers(ctx(cmd), &consolev1.ListUsersRequest{})
-		if err != nil {
-			return c.rpcError("list users", err)
-		}
-		out := cmd.OutOrStdout()
-		if f == formatJSON {
-			return writeJSON(out, resp)
-		}
-		tw := newTable(out)
+	cmd.RunE = callRunE(format, "list users", func(ctx context.Context, api consolev1.ConsoleServiceClient, _ []string) (*consolev1.ListUsersResponse, error) {
+		return api.ListUsers(ctx, &consolev1.ListUsersRequest{})
+	}, func(w io.Writer, resp *consolev1.ListUsersResponse) error {
+		tw := newTable(w)
 		row(tw, "NAME", "ROLE", "CREATED")
 		for _, u := range resp.GetUsers() {
 			row(tw, u.GetName(), u.GetRole(), timeText(u.GetCreatedAt()))
@@ -75,11 +70,10 @@ func newUsersCreateCommand() *cobra.Command {
 		if err != nil {
 			return c.rpcError("create user", err)
 		}
-		if f == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), u)
-		}
-		_, err = fmt.Fprintf(cmd.OutOrStdout(), "User %s created with role %s\n", u.GetName(), u.GetRole())
-		return err
+		return writeReply(cmd.OutOrStdout(), f, u, func(w io.Writer, u *consolev1.User) error {
+			_, err := fmt.Fprintf(w, "User %s created with role %s\n", u.GetName(), u.GetRole())
+			return err
+		})
 	}
 	return cmd
 }
@@ -104,15 +98,10 @@ func newUsersDeleteCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	format := addFormatFlag(cmd, formatTable, formatJSON)
-	cmd.RunE = withClient(format, func(cmd *cobra.Command, args []string, c *client, f string) error {
-		u, err := c.api.DeleteUser(ctx(cmd), &consolev1.DeleteUserRequest{Name: args[0]})
-		if err != nil {
-			return c.rpcError("delete user", err)
-		}
-		if f == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), u)
-		}
-		_, err = fmt.Fprintf(cmd.OutOrStdout(), "User %s (%s) deleted\n", u.GetName(), u.GetRole())
+	cmd.RunE = callRunE(format, "delete user", func(ctx context.Context, api consolev1.ConsoleServiceClient, args []string) (*consolev1.User, error) {
+		return api.DeleteUser(ctx, &consolev1.DeleteUserRequest{Name: args[0]})
+	}, func(w io.Writer, u *consolev1.User) error {
+		_, err := fmt.Fprintf(w, "User %s (%s) deleted\n", u.GetName(), u.GetRole())
 		return err
 	})
 	return cmd

@@ -6,10 +6,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,11 +16,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/palisadehq/palisade/console/internal/api"
+	"github.com/palisadehq/palisade/console/internal/apitest"
 	"github.com/palisadehq/palisade/console/internal/auth"
 	"github.com/palisadehq/palisade/console/internal/scans"
 	"github.com/palisadehq/palisade/console/internal/store"
-	"github.com/palisadehq/palisade/console/internal/store/sqlite"
-	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -41,29 +38,6 @@ const (
 // t0 is the fixture's clock at the start.
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-type testClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-type nopDispatcher struct{}
-
-func (nopDispatcher) EnsureNode(context.Context, string) error                        { return nil }
-func (nopDispatcher) PublishJob(context.Context, *sensorv1.Job) error                 { return nil }
-func (nopDispatcher) PublishCommand(context.Context, string, *sensorv1.Command) error { return nil }
-
 func as(name string, role store.Role) context.Context {
 	return auth.WithPrincipal(context.Background(), auth.Principal{Name: name, Role: role})
 }
@@ -81,22 +55,11 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &testClock{now: t0}
-	mgr, err := scans.New(scans.Config{Store: st, Catalog: cat, Dispatcher: nopDispatcher{}, Now: clk.Now, ReplicaID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	clk := apitest.NewClock(t0)
+	b := apitest.NewBackend(t, clk.Now)
+	st, mgr := b.Store, b.Scans
 	srv, err := api.New(api.Config{
-		Store: st, Catalog: cat, Scans: mgr, Now: clk.Now,
+		Store: st, Catalog: b.Catalog, Scans: mgr, Now: clk.Now,
 		NewEnrolToken: func() (string, []byte, error) { return enrolment.NewToken(strings.Repeat("ab", 32)) },
 	})
 	if err != nil {

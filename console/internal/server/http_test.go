@@ -26,23 +26,15 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/palisadehq/palisade/console/internal/api"
+	"github.com/palisadehq/palisade/console/internal/apitest"
 	"github.com/palisadehq/palisade/console/internal/auth"
 	"github.com/palisadehq/palisade/console/internal/rest"
-	"github.com/palisadehq/palisade/console/internal/scans"
 	"github.com/palisadehq/palisade/console/internal/store"
-	"github.com/palisadehq/palisade/console/internal/store/sqlite"
-	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
-	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
-type nopDispatcher struct{}
-
-func (nopDispatcher) EnsureNode(context.Context, string) error                        { return nil }
-func (nopDispatcher) PublishJob(context.Context, *sensorv1.Job) error                 { return nil }
-func (nopDispatcher) PublishCommand(context.Context, string, *sensorv1.Command) error { return nil }
-
-const alicePassword = "correct horse battery staple"
+// alicePassword is alice's password.
+const alicePassword = apitest.AlicePassword
 
 // httpFixture is the console's HTTP handler over a real SQLite store and the real API, with
 // user alice (analyst) and an admin API token.
@@ -55,46 +47,20 @@ type httpFixture struct {
 
 func newHTTPFixture(t *testing.T) *httpFixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := scans.New(scans.Config{Store: st, Catalog: cat, Dispatcher: nopDispatcher{}, ReplicaID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiSrv, err := api.New(api.Config{Store: st, Catalog: cat, Scans: mgr,
+	b := apitest.NewBackend(t, nil)
+	apiSrv, err := api.New(api.Config{Store: b.Store, Catalog: b.Catalog, Scans: b.Scans,
 		NewEnrolToken: func() (string, []byte, error) { return enrolment.NewToken(strings.Repeat("ab", 32)) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	hash, err := bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
+	tok := apitest.AddPrincipals(t, b.Store, now, auth.NewAPIToken)
+	authn := &auth.Authenticator{Store: b.Store}
+	sessions, err := auth.NewSessions(auth.SessionConfig{Store: b.Store, Tokens: authn, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, store.User{Name: "alice", PasswordHash: hash, Role: store.RoleAnalyst, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	tok, tokHash, err := auth.NewAPIToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateAPIToken(ctx, store.APIToken{ID: "pat-ci", Name: "ci", Hash: tokHash, Role: store.RoleAdmin, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	authn := &auth.Authenticator{Store: st}
-	sessions, err := auth.NewSessions(auth.SessionConfig{Store: st, Tokens: authn, PasswordCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &httpFixture{st: st, handler: httpHandler(apiSrv, sessions, prometheus.NewRegistry(), zap.NewNop()), apiToken: tok, now: now}
+	return &httpFixture{st: b.Store, handler: httpHandler(apiSrv, sessions, prometheus.NewRegistry(), zap.NewNop()), apiToken: tok, now: now}
 }
 
 // request sends one request through the console's HTTP handler.
