@@ -39,8 +39,11 @@ type Config struct {
 	Scans   *scans.Manager
 	// NewEnrolToken makes an enrolment token (pinning the console CA) and its stored hash.
 	NewEnrolToken func() (token string, hash []byte, err error)
-	// Connected reports whether a node has a live connection.
-	Connected func(nodeID string) bool
+	// ConnectedWithin is how recently a node must have been seen (LastSeenAt, set by its
+	// sensor's hellos and scan reports) to be shown connected; DefaultConnectedWithin when
+	// zero. The rule reads the shared database, so every console replica answers alike
+	// whichever replica holds the sensor's connection.
+	ConnectedWithin time.Duration
 	// SensorAddr is the console's gRPC address as sensors dial it (host:port), used in the
 	// enrolment command and DaemonSet snippet returned with a new enrolment token; when
 	// empty, those are left out.
@@ -67,11 +70,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Connected == nil {
-		cfg.Connected = func(string) bool { return false }
+	if cfg.ConnectedWithin <= 0 {
+		cfg.ConnectedWithin = DefaultConnectedWithin
 	}
 	return &Server{cfg: cfg}, nil
 }
+
+// DefaultConnectedWithin is three times the interval at which an idle sensor says hello (30 s,
+// sensor/agent's KeepaliveInterval; a scanning sensor also reports every heartbeat interval,
+// 5 s by default): a node is shown disconnected once three hellos in a row are missing, not
+// for one or two lost ones.
+const DefaultConnectedWithin = 90 * time.Second
 
 // Limits on list calls.
 const (
@@ -97,8 +106,9 @@ func (s *Server) ListNodes(ctx context.Context, req *consolev1.ListNodesRequest)
 		return nil, toStatus(err)
 	}
 	out := &consolev1.ListNodesResponse{}
+	now := s.cfg.Now()
 	for _, n := range nodes {
-		out.Nodes = append(out.Nodes, s.node(n))
+		out.Nodes = append(out.Nodes, s.node(n, now))
 	}
 	return out, nil
 }
@@ -112,10 +122,11 @@ func (s *Server) GetNode(ctx context.Context, req *consolev1.GetNodeRequest) (*c
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return s.node(n), nil
+	return s.node(n, s.cfg.Now()), nil
 }
 
-func (s *Server) node(n store.Node) *consolev1.Node {
+// node converts a node, judging at now whether it is connected.
+func (s *Server) node(n store.Node, now time.Time) *consolev1.Node {
 	return &consolev1.Node{
 		Id: n.ID, Name: n.Name, TargetType: string(n.TargetType),
 		Facts: &sensorv1.NodeFacts{
@@ -123,8 +134,14 @@ func (s *Server) node(n store.Node) *consolev1.Node {
 			OsName: n.Facts.OSName, Kernel: n.Facts.Kernel, Arch: n.Facts.Arch, MachineId: n.Facts.MachineID,
 			SensorVersion: n.Facts.SensorVersion, CatalogVersion: n.Facts.CatalogVersion,
 		},
-		EnrolledAt: ts(n.EnrolledAt), LastSeenAt: ts(n.LastSeenAt), Connected: s.cfg.Connected(n.ID),
+		EnrolledAt: ts(n.EnrolledAt), LastSeenAt: ts(n.LastSeenAt), Connected: s.connected(n, now),
 	}
+}
+
+// connected reports whether n's sensor was seen within ConnectedWithin of now. A LastSeenAt
+// after now (written by a replica whose clock runs ahead) counts as seen.
+func (s *Server) connected(n store.Node, now time.Time) bool {
+	return !n.LastSeenAt.IsZero() && now.Sub(n.LastSeenAt) <= s.cfg.ConnectedWithin
 }
 
 // ListBenchmarks lists the catalogue's benchmarks.

@@ -155,7 +155,9 @@ func Start(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
-	if b.js, err = jetstream.New(b.nc); err != nil {
+	// An asynchronous publish not acknowledged within asyncAckTimeout fails, and PublishJobs
+	// publishes it again.
+	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout)); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: %w", err)
 	}
@@ -353,22 +355,31 @@ func (b *Bus) RemoveNode(ctx context.Context, nodeID string) error {
 	return nil
 }
 
+// encodeJob checks a job and encodes it for the stream.
+func encodeJob(job *sensorv1.Job) ([]byte, error) {
+	if err := jobs.ValidateNodeID(job.GetNodeId()); err != nil {
+		return nil, fmt.Errorf("bus: publish job: %w", err)
+	}
+	if job.GetScanId() == "" {
+		return nil, errors.New("bus: publish job: the job has no scan id")
+	}
+	data, err := proto.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
+	}
+	if len(data) > jobs.MaxJobBytes {
+		return nil, fmt.Errorf("bus: publish job for scan %s: the job is %d bytes, more than the %d allowed; scan with fewer controls", job.GetScanId(), len(data), jobs.MaxJobBytes)
+	}
+	return data, nil
+}
+
 // PublishJob stores the job in the stream for its node and returns once JetStream has
 // acknowledged it. The scan id is the message id, so publishing the same job again within
 // DuplicateWindow stores it once.
 func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
-	if err := jobs.ValidateNodeID(job.GetNodeId()); err != nil {
-		return fmt.Errorf("bus: publish job: %w", err)
-	}
-	if job.GetScanId() == "" {
-		return errors.New("bus: publish job: the job has no scan id")
-	}
-	data, err := proto.Marshal(job)
+	data, err := encodeJob(job)
 	if err != nil {
-		return fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
-	}
-	if len(data) > jobs.MaxJobBytes {
-		return fmt.Errorf("bus: publish job for scan %s: the job is %d bytes, more than the %d allowed; scan with fewer controls", job.GetScanId(), len(data), jobs.MaxJobBytes)
+		return err
 	}
 	// A server of a cluster going away, or the stream electing a new leader, makes a publish
 	// go unanswered for a moment. The scan id deduplicates, so trying again until ctx ends
@@ -398,6 +409,104 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 	}
 }
 
+// publishWindow is how many jobs PublishJobs keeps published but not yet acknowledged.
+const publishWindow = 512
+
+// asyncAckTimeout is how long an asynchronously published job waits for its acknowledgement
+// before it is published again. It is longer than publishAttemptTimeout because the job waits
+// behind up to publishWindow others, and a server busy with thousands of nodes acknowledges a
+// window slowly but steadily; publishing again too early only adds duplicates to its queue.
+const asyncAckTimeout = 10 * time.Second
+
+// PublishJobs stores many jobs in the stream, as PublishJob does one, and returns once each
+// has been acknowledged or has failed: errs[i] is nil when batch[i] is stored, else what went
+// wrong (without the scan id, which the caller knows, so that one cause reads the same for
+// every job it failed). Jobs are published asynchronously with up to publishWindow awaiting
+// their acknowledgement, so the round trips overlap. Jobs whose publish failed in a way a
+// retry may cure are published again after publishRetryMin, doubling up to publishRetryMax,
+// until ctx ends; the scan ids deduplicate, so each job is stored once.
+func (b *Bus) PublishJobs(ctx context.Context, batch []*sensorv1.Job) []error {
+	errs := make([]error, len(batch))
+	data := make([][]byte, len(batch))
+	var pending []int
+	for i, job := range batch {
+		if data[i], errs[i] = encodeJob(job); errs[i] == nil {
+			pending = append(pending, i)
+		}
+	}
+	wait := publishRetryMin
+	for len(pending) > 0 {
+		b.publishAsync(ctx, batch, data, pending, errs)
+		var again []int
+		for _, i := range pending {
+			if errs[i] != nil && retryablePublish(errs[i]) {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 || ctx.Err() != nil {
+			break
+		}
+		b.log.Info("publishing jobs went unanswered; trying again", zap.Int("jobs", len(again)), zap.Error(errs[again[0]]))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(wait*2, publishRetryMax)
+		pending = again
+	}
+	for _, i := range pending {
+		if errs[i] != nil {
+			if ctx.Err() != nil && retryablePublish(errs[i]) {
+				errs[i] = fmt.Errorf("%w (last attempt: %w)", ctx.Err(), errs[i])
+			}
+			errs[i] = fmt.Errorf("bus: publish job: %w", errs[i])
+		}
+	}
+	return errs
+}
+
+// publishAsync publishes the jobs at the indexes in pending once each, keeping up to
+// publishWindow unacknowledged, and sets errs[i] to the outcome of batch[i]. A collector takes
+// the acknowledgements in publish order, which is about the order they arrive in.
+func (b *Bus) publishAsync(ctx context.Context, batch []*sensorv1.Job, data [][]byte, pending []int, errs []error) {
+	type inFlight struct {
+		i   int
+		ack jetstream.PubAckFuture
+	}
+	window := make(chan inFlight, publishWindow)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		// Every future resolves: acknowledged, refused, or timed out after asyncAckTimeout.
+		for f := range window {
+			select {
+			case <-f.ack.Ok():
+				errs[f.i] = nil
+			case err := <-f.ack.Err():
+				errs[f.i] = err
+			}
+		}
+	}()
+	for _, i := range pending {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		msg := nats.NewMsg(jobs.JobSubject(batch[i].GetNodeId()))
+		msg.Data = data[i]
+		ack, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(batch[i].GetScanId()), jetstream.WithExpectStream(jobs.StreamName))
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		window <- inFlight{i: i, ack: ack}
+	}
+	close(window)
+	<-collected
+}
+
 // retryablePublish reports whether a failed publish may succeed when tried again: nobody
 // answered (no stream leader for a moment, or the connection is moving to another server), or
 // the cluster said it is briefly unavailable.
@@ -407,6 +516,7 @@ func retryablePublish(err error) bool {
 		return apiErr.ErrorCode == errCodeClusterUnavailable
 	}
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
 }

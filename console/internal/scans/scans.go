@@ -168,8 +168,21 @@ type StartRequest struct {
 	Actor   string
 }
 
+// JobsPublisher is a Dispatcher that also publishes many jobs at once (the NATS bus does).
+// Start uses it when the Dispatcher has it, and otherwise publishes jobs one by one, a few at
+// a time.
+type JobsPublisher interface {
+	// PublishJobs publishes the jobs and returns once each is stored or has failed: errs[i]
+	// is nil when jobs[i] is stored, else what went wrong.
+	PublishJobs(ctx context.Context, jobs []*sensorv1.Job) (errs []error)
+}
+
 // Start creates one scan per node (sharing a group id), stores them queued, publishes one job
-// per node and marks each dispatched. Nothing is stored when the request is invalid.
+// per node and marks each dispatched; a scan whose job could not be published is marked failed
+// with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
+// one store call, the control set is worked out once per target type, and the scans are
+// stored, published and marked in bulk, so that a scan of ten thousand nodes takes a few
+// seconds at most.
 func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.Scan, error) {
 	if len(req.Nodes) == 0 {
 		return "", nil, fmt.Errorf("%w: name at least one node", ErrInvalid)
@@ -179,21 +192,19 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	}
 	now := m.cfg.Now().UTC()
 	groupID := newID("grp")
-	type planned struct {
-		scan store.NewScan
-		node store.Node
-		ctls []*catalog.Control
+	found, err := m.cfg.Store.FindNodes(ctx, req.Nodes)
+	if err != nil {
+		return "", nil, err
 	}
-	var plans []planned
+	var (
+		scans     []store.NewScan
+		scanPlans []*controlPlan
+		nodes     []store.Node
+	)
+	plans := map[posture.TargetType]*controlPlan{}
 	seenNodes := map[string]bool{}
 	for _, ref := range req.Nodes {
-		node, err := m.cfg.Store.FindNode(ctx, ref)
-		if errors.Is(err, store.ErrNotFound) {
-			return "", nil, fmt.Errorf("%w: unknown node %q", ErrNotFound, ref)
-		}
-		if errors.Is(err, store.ErrConflict) {
-			return "", nil, fmt.Errorf("%w: several nodes are named %q; use the node id", ErrInvalid, ref)
-		}
+		node, err := onlyNode(ref, found[ref])
 		if err != nil {
 			return "", nil, err
 		}
@@ -201,103 +212,207 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 			continue
 		}
 		seenNodes[node.ID] = true
-		var benchIDs []string
-		for _, b := range req.Benchmarks {
-			bm, err := m.cfg.Catalog.ResolveBenchmark(strings.TrimSpace(b), node.TargetType)
-			if err != nil {
-				return "", nil, fmt.Errorf("%w: node %s: %v", ErrInvalid, node.Name, err)
+		plan, ok := plans[node.TargetType]
+		if !ok {
+			if plan, err = m.planControls(node, req); err != nil {
+				return "", nil, err
 			}
-			if !contains(benchIDs, bm.ID) {
-				benchIDs = append(benchIDs, bm.ID)
-			}
+			plans[node.TargetType] = plan
 		}
-		sort.Strings(benchIDs)
-		ctls, err := m.cfg.Catalog.ControlSet(benchIDs, req.Exclude)
-		if err != nil {
-			return "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		if len(ctls) == 0 {
-			return "", nil, fmt.Errorf("%w: node %s: no controls left to run", ErrInvalid, node.Name)
-		}
-		ns := store.NewScan{
-			ID: newID("scn"), GroupID: groupID, NodeID: node.ID, BenchmarkIDs: benchIDs,
-			CreatedAt: now, CreatedBy: req.Actor,
-		}
-		for _, c := range ctls {
-			sc := store.ScanControl{ControlID: c.ID, Title: c.Title, Severity: c.Severity, Service: c.Service}
-			for _, ref := range c.References() {
-				if contains(benchIDs, ref.BenchmarkID) && !contains(sc.Benchmarks, ref.BenchmarkID) {
-					sc.Benchmarks = append(sc.Benchmarks, ref.BenchmarkID)
-				}
-			}
-			ns.Controls = append(ns.Controls, sc)
-		}
-		plans = append(plans, planned{scan: ns, node: node, ctls: ctls})
+		scans = append(scans, store.NewScan{
+			ID: newID("scn"), GroupID: groupID, NodeID: node.ID, BenchmarkIDs: plan.benchIDs,
+			Controls: plan.controls, CreatedAt: now, CreatedBy: req.Actor,
+		})
+		scanPlans = append(scanPlans, plan)
+		nodes = append(nodes, node)
 	}
-	newScans := make([]store.NewScan, len(plans))
-	for i, p := range plans {
-		newScans[i] = p.scan
+	jobs := make([]*sensorv1.Job, len(scans))
+	for i, ns := range scans {
+		if jobs[i], err = m.job(ns, nodes[i], scanPlans[i], now); err != nil {
+			return "", nil, err
+		}
 	}
-	if err := m.cfg.Store.CreateScans(ctx, newScans); err != nil {
+	if err := m.cfg.Store.CreateScans(ctx, scans); err != nil {
 		return "", nil, fmt.Errorf("store scans: %w", err)
 	}
 	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
-		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(plans), strings.Join(req.Benchmarks, ","))})
+		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
 
-	// Nodes scanned with the same control set share one encoded controls document; a node
-	// whose sensor runs the console's own catalogue version gets control ids only.
-	docs := map[string][]byte{}
-	type payload struct {
-		doc []byte
-		ids []string
+	// The node's job consumer was made at enrolment and is checked at every hello; a job
+	// published while it is missing waits in the stream until the node says hello.
+	errs := m.publishJobs(ctx, jobs)
+	out, err := m.recordDispatch(ctx, scans, errs)
+	if err != nil {
+		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
-	payloads := make([]payload, len(plans))
-	for i, p := range plans {
-		if v := p.node.Facts.CatalogVersion; v != "" && v == m.cfg.Catalog.Version() {
-			payloads[i].ids = controlIDs(p.ctls)
-			continue
+	return groupID, out, nil
+}
+
+// onlyNode returns the one node a reference matched.
+func onlyNode(ref string, matches []store.Node) (store.Node, error) {
+	switch len(matches) {
+	case 0:
+		return store.Node{}, fmt.Errorf("%w: unknown node %q", ErrNotFound, ref)
+	case 1:
+		return matches[0], nil
+	}
+	return store.Node{}, fmt.Errorf("%w: several nodes are named %q; use the node id", ErrInvalid, ref)
+}
+
+// controlPlan is what a Start gives every node of one target type: the benchmarks, the
+// controls as stored with each scan, and the controls as sent in jobs. Its slices are shared
+// by all those scans and jobs and never modified.
+type controlPlan struct {
+	benchIDs []string
+	controls []store.ScanControl
+	ctls     []*catalog.Control
+	// ids lists the control ids, sent to sensors that run the console's catalogue version.
+	ids []string
+	// doc is the encoded controls, sent to the other sensors; encoded when first needed.
+	doc []byte
+}
+
+// planControls resolves the requested benchmarks for the node's target type and the controls
+// they run; node names the node in errors.
+func (m *Manager) planControls(node store.Node, req StartRequest) (*controlPlan, error) {
+	p := &controlPlan{}
+	for _, b := range req.Benchmarks {
+		bm, err := m.cfg.Catalog.ResolveBenchmark(strings.TrimSpace(b), node.TargetType)
+		if err != nil {
+			return nil, fmt.Errorf("%w: node %s: %v", ErrInvalid, node.Name, err)
 		}
-		key := strings.Join(controlIDs(p.ctls), "\x00")
-		doc, ok := docs[key]
-		if !ok {
-			var err error
-			if doc, err = catalog.MarshalControls(p.ctls); err != nil {
-				return "", nil, fmt.Errorf("encode controls: %w", err)
+		if !contains(p.benchIDs, bm.ID) {
+			p.benchIDs = append(p.benchIDs, bm.ID)
+		}
+	}
+	sort.Strings(p.benchIDs)
+	ctls, err := m.cfg.Catalog.ControlSet(p.benchIDs, req.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(ctls) == 0 {
+		return nil, fmt.Errorf("%w: node %s: no controls left to run", ErrInvalid, node.Name)
+	}
+	p.ctls, p.ids = ctls, controlIDs(ctls)
+	for _, c := range ctls {
+		sc := store.ScanControl{ControlID: c.ID, Title: c.Title, Severity: c.Severity, Service: c.Service}
+		for _, ref := range c.References() {
+			if contains(p.benchIDs, ref.BenchmarkID) && !contains(sc.Benchmarks, ref.BenchmarkID) {
+				sc.Benchmarks = append(sc.Benchmarks, ref.BenchmarkID)
 			}
-			docs[key] = doc
 		}
-		payloads[i].doc = doc
+		p.controls = append(p.controls, sc)
 	}
-	// Publish and record the jobs with a few workers: each waits for its JetStream
-	// acknowledgement and its store update, so one at a time would add those up.
-	out := make([]store.Scan, len(plans))
+	return p, nil
+}
+
+// job builds a scan's job. A node whose sensor runs the console's own catalogue version gets
+// control ids only; the others get the encoded controls, shared by every node of the plan.
+func (m *Manager) job(ns store.NewScan, node store.Node, p *controlPlan, now time.Time) (*sensorv1.Job, error) {
+	job := &sensorv1.Job{
+		ScanId:           ns.ID,
+		NodeId:           ns.NodeID,
+		BenchmarkIds:     ns.BenchmarkIDs,
+		CreatedAt:        timestamppb.New(now),
+		ExpiresAt:        timestamppb.New(now.Add(m.cfg.JobExpiry)),
+		HeartbeatSeconds: uint32(max(1, m.cfg.HeartbeatInterval/time.Second)),
+		BatchSize:        uint32(m.cfg.BatchSize),
+	}
+	if v := node.Facts.CatalogVersion; v != "" && v == m.cfg.Catalog.Version() {
+		job.ControlIds, job.CatalogVersion = p.ids, v
+		return job, nil
+	}
+	if p.doc == nil {
+		doc, err := catalog.MarshalControls(p.ctls)
+		if err != nil {
+			return nil, fmt.Errorf("encode controls: %w", err)
+		}
+		p.doc = doc
+	}
+	job.Controls = p.doc
+	return job, nil
+}
+
+// dispatchWorkers is how many jobs are published at once through a Dispatcher that publishes
+// one job per call.
+const dispatchWorkers = 16
+
+// publishJobs publishes the jobs, in bulk when the Dispatcher can, and returns each one's
+// outcome.
+func (m *Manager) publishJobs(ctx context.Context, jobs []*sensorv1.Job) []error {
+	if p, ok := m.cfg.Dispatcher.(JobsPublisher); ok {
+		return p.PublishJobs(ctx, jobs)
+	}
+	errs := make([]error, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(dispatchWorkers, len(plans)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range min(dispatchWorkers, len(jobs)) {
+		wg.Go(func() {
 			for i := range next {
-				p := plans[i]
-				sc, err := m.dispatch(ctx, p.scan, payloads[i].doc, payloads[i].ids)
-				if err != nil {
-					m.log.Warn("dispatch failed", zap.String("scan", p.scan.ID), zap.Error(err))
-					sc, _ = m.cfg.Store.TransitionScan(ctx, p.scan.ID, store.Transition{State: posture.Failed, Message: "dispatch failed: " + err.Error(), At: m.cfg.Now().UTC()})
-				}
-				out[i] = sc
+				errs[i] = m.cfg.Dispatcher.PublishJob(ctx, jobs[i])
 			}
-		}()
+		})
 	}
-	for i := range plans {
+	for i := range jobs {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return groupID, out, nil
+	return errs
 }
 
-// dispatchWorkers is how many jobs are published and recorded at once.
-const dispatchWorkers = 16
+// recordTimeout bounds recording the outcome of a dispatch. It runs even when the caller has
+// gone away meanwhile, so that no scan whose job was published is left queued unnoticed.
+const recordTimeout = time.Minute
+
+// recordDispatch marks the scans whose job was published (errs[i] nil) dispatched and the
+// others failed with the reason, a few store calls for all of them, and returns the scans as
+// stored afterwards, in order. A scan whose sensor was quicker and already reported running is
+// left running.
+func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, errs []error) ([]store.Scan, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	now := m.cfg.Now().UTC()
+	var published []string
+	failed := map[string][]string{} // scan ids by failure message
+	var messages []string
+	for i, err := range errs {
+		if err == nil {
+			published = append(published, scans[i].ID)
+			continue
+		}
+		msg := truncate("dispatch failed: "+err.Error(), maxReasonLen)
+		if _, ok := failed[msg]; !ok {
+			messages = append(messages, msg)
+		}
+		failed[msg] = append(failed[msg], scans[i].ID)
+	}
+	stored := make(map[string]store.Scan, len(scans))
+	if len(published) > 0 {
+		got, err := m.cfg.Store.TransitionScans(ctx, published, store.Transition{State: posture.Dispatched, At: now})
+		if err != nil {
+			return nil, fmt.Errorf("mark %d scans dispatched: %w; their jobs were published, so each scan stays queued until its sensor takes the job or it times out", len(published), err)
+		}
+		for _, sc := range got {
+			stored[sc.ID] = sc
+		}
+	}
+	for _, msg := range messages {
+		m.log.Warn("dispatch failed", zap.String("group", scans[0].GroupID), zap.Int("scans", len(failed[msg])), zap.String("reason", msg))
+		got, err := m.cfg.Store.TransitionScans(ctx, failed[msg], store.Transition{State: posture.Failed, Message: msg, At: now})
+		if err != nil {
+			return nil, fmt.Errorf("mark %d scans failed (%s): %w; they stay queued until they time out", len(failed[msg]), msg, err)
+		}
+		for _, sc := range got {
+			stored[sc.ID] = sc
+		}
+	}
+	out := make([]store.Scan, len(scans))
+	for i, ns := range scans {
+		out[i] = stored[ns.ID]
+	}
+	return out, nil
+}
 
 // controlIDs lists the ids of controls (sorted by id, as ControlSet returns them).
 func controlIDs(ctls []*catalog.Control) []string {
@@ -306,34 +421,6 @@ func controlIDs(ctls []*catalog.Control) []string {
 		ids[i] = c.ID
 	}
 	return ids
-}
-
-func (m *Manager) dispatch(ctx context.Context, ns store.NewScan, doc []byte, ids []string) (store.Scan, error) {
-	now := m.cfg.Now().UTC()
-	job := &sensorv1.Job{
-		ScanId:           ns.ID,
-		NodeId:           ns.NodeID,
-		BenchmarkIds:     ns.BenchmarkIDs,
-		Controls:         doc,
-		CreatedAt:        timestamppb.New(now),
-		ExpiresAt:        timestamppb.New(now.Add(m.cfg.JobExpiry)),
-		HeartbeatSeconds: uint32(max(1, m.cfg.HeartbeatInterval/time.Second)),
-		BatchSize:        uint32(m.cfg.BatchSize),
-	}
-	if ids != nil {
-		job.ControlIds, job.CatalogVersion = ids, m.cfg.Catalog.Version()
-	}
-	// The node's job consumer was made at enrolment and is checked at every hello; a job
-	// published while it is missing waits in the stream until the node says hello.
-	if err := m.cfg.Dispatcher.PublishJob(ctx, job); err != nil {
-		return store.Scan{}, err
-	}
-	sc, err := m.cfg.Store.TransitionScan(ctx, ns.ID, store.Transition{State: posture.Dispatched, At: now})
-	if errors.Is(err, store.ErrBadTransition) {
-		// The sensor was quicker than us and already reported running.
-		return m.cfg.Store.GetScan(ctx, ns.ID)
-	}
-	return sc, err
 }
 
 // Stop asks the node to stop a scan and records it cancelled.

@@ -151,6 +151,20 @@ type Store interface {
 	// completed score per benchmark (as LatestScores), ordered by benchmark id. It reads no
 	// facts, so one call serves a fleet of ten thousand nodes.
 	PostureNodes(ctx context.Context, f NodeFilter) ([]PostureNode, error)
+
+	// Bulk dispatch: starting a scan of ten thousand nodes takes a few statements, not a few
+	// per node.
+
+	// FindNodes looks many nodes up at once, each reference as FindNode would: the node whose
+	// id it is, or else every node with that name, ordered by id. The result is keyed by
+	// reference; a reference matching no node is absent, and a name shared by several nodes
+	// maps to all of them.
+	FindNodes(ctx context.Context, idsOrNames []string) (map[string][]Node, error)
+	// TransitionScans applies t to many scans in one transaction, as TransitionScan does to
+	// one, except that a scan whose state cannot move to t.State is left as it is instead of
+	// failing the call. It returns the scans as stored afterwards, in the order of ids. An
+	// unknown id fails with ErrNotFound and changes nothing.
+	TransitionScans(ctx context.Context, ids []string, t Transition) ([]Scan, error)
 }
 
 // NodeFacts describes a node as its sensor reports it.

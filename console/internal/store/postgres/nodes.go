@@ -115,6 +115,39 @@ func (s *Store) FindNode(ctx context.Context, idOrName string) (store.Node, erro
 	return found[0], nil
 }
 
+// FindNodes looks many nodes up at once with one query that reads the nodes whose id or name
+// is one of idsOrNames; a reference that is some node's id names that node alone.
+func (s *Store) FindNodes(ctx context.Context, idsOrNames []string) (map[string][]store.Node, error) {
+	out := make(map[string][]store.Node, len(idsOrNames))
+	if len(idsOrNames) == 0 {
+		return out, nil
+	}
+	found, err := queryNodes(ctx, s.pool, `SELECT `+nodeColumns+` FROM nodes
+		WHERE id = ANY($1::text[]) OR name = ANY($1::text[]) ORDER BY name, id`, idsOrNames)
+	if err != nil {
+		return nil, fmt.Errorf("find %d nodes: %w", len(idsOrNames), err)
+	}
+	refs := make(map[string]bool, len(idsOrNames))
+	for _, ref := range idsOrNames {
+		refs[ref] = true
+	}
+	for _, n := range found {
+		if refs[n.ID] {
+			out[n.ID] = []store.Node{n}
+		}
+	}
+	for _, n := range found {
+		if !refs[n.Name] {
+			continue
+		}
+		if byID := out[n.Name]; len(byID) == 1 && byID[0].ID == n.Name {
+			continue // the reference is a node's id
+		}
+		out[n.Name] = append(out[n.Name], n)
+	}
+	return out, nil
+}
+
 func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]store.Node, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {

@@ -105,10 +105,9 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 	queued := string(posture.Queued)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		// Each distinct control set is stored once; the scans refer to it.
-		setIDs := make([]string, len(scans))
+		setIDs := controlSetIDs(scans)
 		firstUse := map[string]int{}
-		for i, sc := range scans {
-			setIDs[i] = store.ControlSetID(sc.Controls)
+		for i := range scans {
 			if _, ok := firstUse[setIDs[i]]; !ok {
 				firstUse[setIDs[i]] = i
 			}
@@ -144,6 +143,32 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 		}
 		return nil
 	})
+}
+
+// controlSetIDs returns the control set id of each scan. Scans started together share one
+// controls slice per target type, so each distinct slice (same first element and length, hence
+// the same memory) is hashed once.
+func controlSetIDs(scans []store.NewScan) []string {
+	type sliceKey struct {
+		first *store.ScanControl
+		n     int
+	}
+	seen := map[sliceKey]string{}
+	out := make([]string, len(scans))
+	for i, sc := range scans {
+		if len(sc.Controls) == 0 {
+			out[i] = store.ControlSetID(nil)
+			continue
+		}
+		k := sliceKey{&sc.Controls[0], len(sc.Controls)}
+		id, ok := seen[k]
+		if !ok {
+			id = store.ControlSetID(sc.Controls)
+			seen[k] = id
+		}
+		out[i] = id
+	}
+	return out
 }
 
 // GetScan returns the scan with the id.
@@ -254,19 +279,7 @@ func (s *Store) TransitionScan(ctx context.Context, id string, t store.Transitio
 			return fmt.Errorf("scan %s is %s and cannot become %s: %w", id, cur, t.State, store.ErrBadTransition)
 		}
 		var p placeholders
-		set := []string{`state = ` + p.add(string(t.State))}
-		switch {
-		case t.State == posture.Dispatched:
-			set = append(set, `dispatched_at = `+p.add(nanos(t.At)))
-		case t.State == posture.Running:
-			set = append(set, `started_at = `+p.add(nanos(t.At)))
-		case t.State.Terminal():
-			set = append(set, `finished_at = `+p.add(nanos(t.At)))
-		}
-		if t.Message != "" {
-			set = append(set, `message = `+p.add(t.Message))
-		}
-		query := `UPDATE scans SET ` + strings.Join(set, `, `) + ` WHERE id = ` + p.add(id)
+		query := `UPDATE scans SET ` + transitionSet(&p, t) + ` WHERE id = ` + p.add(id)
 		if _, err := tx.Exec(ctx, query, p.args...); err != nil {
 			return fmt.Errorf("move scan %s to %s: %w", id, t.State, err)
 		}
@@ -275,6 +288,76 @@ func (s *Store) TransitionScan(ctx context.Context, id string, t store.Transitio
 	})
 	if err != nil {
 		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// transitionSet returns the SET clause of an UPDATE that applies t, adding its parameters to p.
+func transitionSet(p *placeholders, t store.Transition) string {
+	set := []string{`state = ` + p.add(string(t.State))}
+	switch {
+	case t.State == posture.Dispatched:
+		set = append(set, `dispatched_at = `+p.add(nanos(t.At)))
+	case t.State == posture.Running:
+		set = append(set, `started_at = `+p.add(nanos(t.At)))
+	case t.State.Terminal():
+		set = append(set, `finished_at = `+p.add(nanos(t.At)))
+	}
+	if t.Message != "" {
+		set = append(set, `message = `+p.add(t.Message))
+	}
+	return strings.Join(set, `, `)
+}
+
+// TransitionScans applies t, in one transaction, to each of the scans whose state allows it:
+// one UPDATE over the ids (which locks the rows it changes, as TransitionScan does), then one
+// SELECT of the scans.
+func (s *Store) TransitionScans(ctx context.Context, ids []string, t store.Transition) ([]store.Scan, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var from []string
+	for _, st := range posture.ScanStates {
+		if st.CanMoveTo(t.State) {
+			from = append(from, string(st))
+		}
+	}
+	var out []store.Scan
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if len(from) > 0 {
+			var p placeholders
+			query := `UPDATE scans SET ` + transitionSet(&p, t) + ` WHERE id = ANY(` + p.add(ids) + `::text[])
+				AND state = ANY(` + p.add(from) + `::text[])`
+			if _, err := tx.Exec(ctx, query, p.args...); err != nil {
+				return err
+			}
+		}
+		scans, err := queryScans(ctx, tx, scanSelect+` WHERE s.id = ANY($1::text[])`, ids)
+		if err != nil {
+			return err
+		}
+		out, err = inOrder(ids, scans)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("move %d scans to %s: %w", len(ids), t.State, err)
+	}
+	return out, nil
+}
+
+// inOrder returns scans in the order of ids; an id missing from scans is store.ErrNotFound.
+func inOrder(ids []string, scans []store.Scan) ([]store.Scan, error) {
+	byID := make(map[string]store.Scan, len(scans))
+	for _, sc := range scans {
+		byID[sc.ID] = sc
+	}
+	out := make([]store.Scan, len(ids))
+	for i, id := range ids {
+		sc, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("scan %q: %w", id, store.ErrNotFound)
+		}
+		out[i] = sc
 	}
 	return out, nil
 }

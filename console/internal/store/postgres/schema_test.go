@@ -112,7 +112,7 @@ func TestReopen(t *testing.T) {
 	if applied, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(applied), "[20261126000001 20261126000002 20261126000003 20261126000004 20261126000005]"; got != want {
+	if got, want := fmt.Sprint(applied), "[20261126000001 20261126000002 20261126000003 20261126000004 20261126000005 20261126000007]"; got != want {
 		t.Fatalf("applied migrations = %s; want each once: %s", got, want)
 	}
 }

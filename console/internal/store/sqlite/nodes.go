@@ -118,6 +118,47 @@ func (s *Store) FindNode(ctx context.Context, idOrName string) (store.Node, erro
 	return found[0], nil
 }
 
+// FindNodes looks many nodes up at once: those whose id is one of idsOrNames, then those
+// whose name is one of the rest, in one read transaction.
+func (s *Store) FindNodes(ctx context.Context, idsOrNames []string) (map[string][]store.Node, error) {
+	out := make(map[string][]store.Node, len(idsOrNames))
+	if len(idsOrNames) == 0 {
+		return out, nil
+	}
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		byID, err := queryNodes(ctx, tx, `SELECT `+nodeColumns+` FROM nodes WHERE id IN (SELECT value FROM json_each(?))`,
+			encodeStrings(idsOrNames))
+		if err != nil {
+			return err
+		}
+		for _, n := range byID {
+			out[n.ID] = []store.Node{n}
+		}
+		var names []string
+		for _, ref := range idsOrNames {
+			if _, ok := out[ref]; !ok {
+				names = append(names, ref)
+			}
+		}
+		if len(names) == 0 {
+			return nil
+		}
+		byName, err := queryNodes(ctx, tx, `SELECT `+nodeColumns+` FROM nodes WHERE name IN (SELECT value FROM json_each(?))
+			ORDER BY name, id`, encodeStrings(names))
+		if err != nil {
+			return err
+		}
+		for _, n := range byName {
+			out[n.Name] = append(out[n.Name], n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find %d nodes: %w", len(idsOrNames), err)
+	}
+	return out, nil
+}
+
 func queryNodes(ctx context.Context, q queryer, query string, args ...any) ([]store.Node, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {

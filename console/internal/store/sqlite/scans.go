@@ -111,6 +111,11 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 	if len(scans) == 0 {
 		return nil
 	}
+	for _, sc := range scans {
+		if sc.ID == "" {
+			return errors.New("create scans: empty scan id")
+		}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		insScan, err := tx.PrepareContext(ctx, `INSERT INTO scans (id, group_id, node_id, state, benchmark_ids,
 			controls_total, created_by, created_at, control_set_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -124,20 +129,13 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 			return fmt.Errorf("create scans: %w", err)
 		}
 		defer insCtl.Close()
+		if err := checkScanNodes(ctx, tx, scans); err != nil {
+			return err
+		}
+		setIDs := controlSetIDs(scans)
 		sets := map[string]bool{} // control sets already stored or found in this transaction
-		for _, sc := range scans {
-			if sc.ID == "" {
-				return errors.New("create scans: empty scan id")
-			}
-			var exists int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE id = ?`, sc.NodeID).Scan(&exists)
-			if err != nil {
-				return fmt.Errorf("create scan %s: %w", sc.ID, err)
-			}
-			if exists == 0 {
-				return fmt.Errorf("create scan %s: node %q: %w", sc.ID, sc.NodeID, store.ErrNotFound)
-			}
-			setID := store.ControlSetID(sc.Controls)
+		for i, sc := range scans {
+			setID := setIDs[i]
 			if !sets[setID] {
 				sets[setID] = true
 				res, err := tx.ExecContext(ctx, `INSERT INTO control_sets (id) VALUES (?) ON CONFLICT (id) DO NOTHING`, setID)
@@ -164,6 +162,63 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 		}
 		return nil
 	})
+}
+
+// checkScanNodes fails with store.ErrNotFound, naming the first scan concerned, when a scan's
+// node does not exist: one query for all the scans.
+func checkScanNodes(ctx context.Context, tx *sql.Tx, scans []store.NewScan) error {
+	ids := make([]string, len(scans))
+	for i, sc := range scans {
+		ids[i] = sc.NodeID
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM nodes WHERE id IN (SELECT value FROM json_each(?))`, encodeStrings(ids))
+	if err != nil {
+		return fmt.Errorf("create scans: look up their nodes: %w", err)
+	}
+	defer rows.Close()
+	known := make(map[string]bool, len(scans))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("create scans: look up their nodes: %w", err)
+		}
+		known[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("create scans: look up their nodes: %w", err)
+	}
+	for _, sc := range scans {
+		if !known[sc.NodeID] {
+			return fmt.Errorf("create scan %s: node %q: %w", sc.ID, sc.NodeID, store.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// controlSetIDs returns the control set id of each scan. Scans started together share one
+// controls slice per target type, so each distinct slice (same first element and length, hence
+// the same memory) is hashed once.
+func controlSetIDs(scans []store.NewScan) []string {
+	type sliceKey struct {
+		first *store.ScanControl
+		n     int
+	}
+	seen := map[sliceKey]string{}
+	out := make([]string, len(scans))
+	for i, sc := range scans {
+		if len(sc.Controls) == 0 {
+			out[i] = store.ControlSetID(nil)
+			continue
+		}
+		k := sliceKey{&sc.Controls[0], len(sc.Controls)}
+		id, ok := seen[k]
+		if !ok {
+			id = store.ControlSetID(sc.Controls)
+			seen[k] = id
+		}
+		out[i] = id
+	}
+	return out
 }
 
 // GetScan returns the scan with the id.
@@ -268,21 +323,9 @@ func (s *Store) TransitionScan(ctx context.Context, id string, t store.Transitio
 		if !cur.CanMoveTo(t.State) {
 			return fmt.Errorf("scan %s is %s and cannot become %s: %w", id, cur, t.State, store.ErrBadTransition)
 		}
-		set := []string{`state = ?`}
-		args := []any{string(t.State)}
-		switch {
-		case t.State == posture.Dispatched:
-			set, args = append(set, `dispatched_at = ?`), append(args, nanos(t.At))
-		case t.State == posture.Running:
-			set, args = append(set, `started_at = ?`), append(args, nanos(t.At))
-		case t.State.Terminal():
-			set, args = append(set, `finished_at = ?`), append(args, nanos(t.At))
-		}
-		if t.Message != "" {
-			set, args = append(set, `message = ?`), append(args, t.Message)
-		}
+		set, args := transitionSet(t)
 		args = append(args, id)
-		if _, err := tx.ExecContext(ctx, `UPDATE scans SET `+strings.Join(set, `, `)+` WHERE id = ?`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE scans SET `+set+` WHERE id = ?`, args...); err != nil {
 			return fmt.Errorf("move scan %s to %s: %w", id, t.State, err)
 		}
 		out, err = getScan(ctx, tx, id)
@@ -290,6 +333,78 @@ func (s *Store) TransitionScan(ctx context.Context, id string, t store.Transitio
 	})
 	if err != nil {
 		return store.Scan{}, err
+	}
+	return out, nil
+}
+
+// transitionSet returns the SET clause of an UPDATE that applies t, and its arguments.
+func transitionSet(t store.Transition) (string, []any) {
+	set := []string{`state = ?`}
+	args := []any{string(t.State)}
+	switch {
+	case t.State == posture.Dispatched:
+		set, args = append(set, `dispatched_at = ?`), append(args, nanos(t.At))
+	case t.State == posture.Running:
+		set, args = append(set, `started_at = ?`), append(args, nanos(t.At))
+	case t.State.Terminal():
+		set, args = append(set, `finished_at = ?`), append(args, nanos(t.At))
+	}
+	if t.Message != "" {
+		set, args = append(set, `message = ?`), append(args, t.Message)
+	}
+	return strings.Join(set, `, `), args
+}
+
+// TransitionScans applies t, in one transaction, to each of the scans whose state allows it:
+// one UPDATE over the ids, then one SELECT of the scans.
+func (s *Store) TransitionScans(ctx context.Context, ids []string, t store.Transition) ([]store.Scan, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var from []string
+	for _, st := range posture.ScanStates {
+		if st.CanMoveTo(t.State) {
+			from = append(from, string(st))
+		}
+	}
+	idList := encodeStrings(ids)
+	var out []store.Scan
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(from) > 0 {
+			set, args := transitionSet(t)
+			args = append(args, idList, encodeStrings(from))
+			_, err := tx.ExecContext(ctx, `UPDATE scans SET `+set+` WHERE id IN (SELECT value FROM json_each(?))
+				AND state IN (SELECT value FROM json_each(?))`, args...)
+			if err != nil {
+				return err
+			}
+		}
+		scans, err := queryScans(ctx, tx, scanSelect+` WHERE s.id IN (SELECT value FROM json_each(?))`, idList)
+		if err != nil {
+			return err
+		}
+		out, err = inOrder(ids, scans)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("move %d scans to %s: %w", len(ids), t.State, err)
+	}
+	return out, nil
+}
+
+// inOrder returns scans in the order of ids; an id missing from scans is store.ErrNotFound.
+func inOrder(ids []string, scans []store.Scan) ([]store.Scan, error) {
+	byID := make(map[string]store.Scan, len(scans))
+	for _, sc := range scans {
+		byID[sc.ID] = sc
+	}
+	out := make([]store.Scan, len(ids))
+	for i, id := range ids {
+		sc, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("scan %q: %w", id, store.ErrNotFound)
+		}
+		out[i] = sc
 	}
 	return out, nil
 }

@@ -77,6 +77,18 @@ func testNodes(t *testing.T, s store.Store) {
 		equal(t, "FindNode "+f.ref, got, f.want)
 	}
 
+	// FindNodes answers each reference as FindNode does, all at once: a name shared by two
+	// nodes maps to both (by id), an unknown reference is absent, a repeated one is answered
+	// once.
+	many, err := s.FindNodes(ctx(t), []string{"n-1", "kube-a", "web-1", "nobody", "", "n-0", "n-1"})
+	must(t, "FindNodes", err)
+	equal(t, "FindNodes", many, map[string][]store.Node{
+		"n-1": {web1}, "kube-a": {kube}, "web-1": {web1, web1b}, "n-0": {kube},
+	})
+	many, err = s.FindNodes(ctx(t), nil)
+	must(t, "FindNodes none", err)
+	equal(t, "FindNodes none", len(many), 0)
+
 	// New facts rename n-2; the name web-1 then finds n-1 alone.
 	facts2 := store.NodeFacts{Hostname: "web-2", OSID: "rhel", OSVersion: "10", Kernel: "6.12.0", Arch: "arm64"}
 	must(t, "UpdateNodeFacts", s.UpdateNodeFacts(ctx(t), "n-2", facts2, at(time.Hour)))
@@ -112,6 +124,18 @@ func testNodes(t *testing.T, s store.Store) {
 	all, err = s.ListNodes(ctx(t), store.NodeFilter{})
 	must(t, "ListNodes", err)
 	equal(t, "ListNodes at the end", all, []store.Node{kube, web1, web1b})
+
+	// A node named like another node's id: the id wins, in FindNode and FindNodes alike, and
+	// the node is found by its own id.
+	odd := enrolNode(t, s, "n-3", "n-1", posture.Linux, at(3*time.Hour))
+	got, err = s.FindNode(ctx(t), "n-1")
+	must(t, "FindNode n-1", err)
+	equal(t, "FindNode n-1 with a node named n-1", got, web1)
+	many, err = s.FindNodes(ctx(t), []string{"n-1", "n-3", "web-1", "web-2"})
+	must(t, "FindNodes", err)
+	equal(t, "FindNodes with a node named n-1", many, map[string][]store.Node{
+		"n-1": {web1}, "n-3": {odd}, "web-1": {web1}, "web-2": {web1b},
+	})
 }
 
 func testEnrolTokens(t *testing.T, s store.Store) {

@@ -170,6 +170,66 @@ func testScanLifecycle(t *testing.T, s store.Store) {
 			}
 		}
 	}
+
+	testTransitionScans(t, s)
+}
+
+// testTransitionScans runs on the store testScanLifecycle leaves behind, whose scans are all
+// terminal, on node n-1 (web-1).
+func testTransitionScans(t *testing.T, s store.Store) {
+	must(t, "CreateScans", s.CreateScans(ctx(t), []store.NewScan{
+		newScan("b-1", "g-b", "n-1", t0), newScan("b-2", "g-b", "n-1", t0),
+		newScan("b-3", "g-b", "n-1", t0), newScan("b-4", "g-b", "n-1", t0),
+	}))
+	b1, b2, b3, b4 := queuedScan("b-1", "g-b", "n-1", "web-1", t0), queuedScan("b-2", "g-b", "n-1", "web-1", t0),
+		queuedScan("b-3", "g-b", "n-1", "web-1", t0), queuedScan("b-4", "g-b", "n-1", "web-1", t0)
+	// b-2's sensor was quick and runs already; b-3 was stopped.
+	_, err := s.TransitionScan(ctx(t), "b-2", store.Transition{State: posture.Running, At: at(time.Second)})
+	must(t, "TransitionScan b-2 running", err)
+	b2.State, b2.StartedAt = posture.Running, at(time.Second)
+	_, err = s.TransitionScan(ctx(t), "b-3", store.Transition{State: posture.Cancelled, Message: "stopped", At: at(time.Second)})
+	must(t, "TransitionScan b-3 cancelled", err)
+	b3.State, b3.FinishedAt, b3.Message = posture.Cancelled, at(time.Second), "stopped"
+
+	// Only the queued scans move; the others come back as they are, in the order asked.
+	dispatchedAt := time.Date(2026, 11, 26, 11, 30, 0, 3, cet) // about an hour after t0
+	got, err := s.TransitionScans(ctx(t), []string{"b-3", "b-1", "b-2", "b-4"}, store.Transition{State: posture.Dispatched, At: dispatchedAt})
+	must(t, "TransitionScans dispatched", err)
+	b1.State, b4.State = posture.Dispatched, posture.Dispatched
+	for _, sc := range got {
+		checkUTC(t, "TransitionScans", sc.CreatedAt, sc.StartedAt, sc.FinishedAt, sc.LastHeartbeatAt)
+	}
+	equal(t, "TransitionScans dispatched", got, []store.Scan{b3, b1, b2, b4})
+	// The dispatch time is recorded: b-4, created at t0 but dispatched an hour later, is not
+	// stale for a dispatch bound half an hour after t0.
+	stale, err := s.StaleScans(ctx(t), t0, at(30*time.Minute))
+	must(t, "StaleScans", err)
+	equal(t, "StaleScans after the dispatch", len(stale), 0)
+	stale, err = s.StaleScans(ctx(t), t0, at(2*time.Hour))
+	must(t, "StaleScans", err)
+	equal(t, "StaleScans two hours on", stale, []store.Scan{b1, b4})
+
+	// An unknown id changes nothing.
+	_, err = s.TransitionScans(ctx(t), []string{"b-1", "b-missing"}, store.Transition{State: posture.Failed, Message: "x", At: at(time.Hour)})
+	wantErr(t, "TransitionScans with an unknown id", err, store.ErrNotFound)
+	sc, err := s.GetScan(ctx(t), "b-1")
+	must(t, "GetScan b-1", err)
+	equal(t, "b-1 after TransitionScans with an unknown id", sc, b1)
+
+	// Failing sets the message and the finish time; a terminal scan stays as it is.
+	got, err = s.TransitionScans(ctx(t), []string{"b-1", "b-2", "b-3"}, store.Transition{State: posture.Failed, Message: "dispatch failed: no route", At: at(2 * time.Hour)})
+	must(t, "TransitionScans failed", err)
+	for _, sc := range []*store.Scan{&b1, &b2} {
+		sc.State, sc.FinishedAt, sc.Message = posture.Failed, at(2*time.Hour), "dispatch failed: no route"
+	}
+	equal(t, "TransitionScans failed", got, []store.Scan{b1, b2, b3})
+	sc, err = s.GetScan(ctx(t), "b-2")
+	must(t, "GetScan b-2", err)
+	equal(t, "b-2 as stored after TransitionScans failed", sc, b2)
+
+	got, err = s.TransitionScans(ctx(t), nil, store.Transition{State: posture.Dispatched, At: t0})
+	must(t, "TransitionScans none", err)
+	equal(t, "TransitionScans none", len(got), 0)
 }
 
 func testScanNotFound(t *testing.T, s store.Store) {
@@ -182,6 +242,10 @@ func testScanNotFound(t *testing.T, s store.Store) {
 		{"ScanControls", func() error { _, err := s.ScanControls(ctx(t), id); return err }()},
 		{"TransitionScan", func() error {
 			_, err := s.TransitionScan(ctx(t), id, store.Transition{State: posture.Dispatched, At: t0})
+			return err
+		}()},
+		{"TransitionScans", func() error {
+			_, err := s.TransitionScans(ctx(t), []string{id}, store.Transition{State: posture.Dispatched, At: t0})
 			return err
 		}()},
 		{"RecordProgress", s.RecordProgress(ctx(t), id, 1, 2, t0)},

@@ -1,0 +1,216 @@
+package scans
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisadehq/palisade/console/internal/store"
+	"github.com/palisadehq/palisade/console/internal/store/sqlite"
+	"github.com/palisadehq/palisade/pkg/catalog"
+	"github.com/palisadehq/palisade/pkg/posture"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// bulkDispatcher is a fake bus that publishes jobs in bulk. Jobs for the nodes in fail fail
+// with that error; before returning it calls beforeReturn, if set.
+type bulkDispatcher struct {
+	recordingDispatcher
+	fail         map[string]error
+	beforeReturn func()
+	calls        int
+}
+
+func (d *bulkDispatcher) PublishJobs(_ context.Context, jobs []*sensorv1.Job) []error {
+	d.calls++
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		if err := d.fail[j.GetNodeId()]; err != nil {
+			errs[i] = err
+			continue
+		}
+		d.jobs = append(d.jobs, j)
+	}
+	if d.beforeReturn != nil {
+		d.beforeReturn()
+	}
+	return errs
+}
+
+// lockedDispatcher publishes one job per call and may be called concurrently.
+type lockedDispatcher struct {
+	recordingDispatcher
+	mu sync.Mutex
+}
+
+func (d *lockedDispatcher) PublishJob(ctx context.Context, j *sensorv1.Job) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.recordingDispatcher.PublishJob(ctx, j)
+}
+
+// startFixture is a store with nodes n1 (web-1, runs the console's catalogue), n2 (web-2, an
+// older catalogue), n3 and n4 (both named db), and k1 (a Kubernetes node).
+func startFixture(t *testing.T, d Dispatcher) (*Manager, store.Store, *catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	tok := []byte("0123456789abcdef0123456789abcdef")
+	if err := st.CreateEnrolToken(ctx, store.EnrolToken{ID: "t", Hash: tok, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Uses: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []store.Node{
+		{ID: "n1", Name: "web-1", TargetType: posture.Linux, Facts: store.NodeFacts{CatalogVersion: cat.Version()}},
+		{ID: "n2", Name: "web-2", TargetType: posture.Linux, Facts: store.NodeFacts{CatalogVersion: "2020.01"}},
+		{ID: "n3", Name: "db", TargetType: posture.Linux},
+		{ID: "n4", Name: "db", TargetType: posture.Linux},
+		{ID: "k1", Name: "kube-1", TargetType: posture.Kubernetes},
+	} {
+		if err := st.EnrolNode(ctx, tok, n, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := New(Config{Store: st, Catalog: cat, Dispatcher: d, Now: func() time.Time { return now }, ReplicaID: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, st, cat
+}
+
+func TestStartPublishesInBulk(t *testing.T) {
+	d := &bulkDispatcher{fail: map[string]error{"n3": errors.New("bus: publish job: nats: no responders available for request")}}
+	m, st, cat := startFixture(t, d)
+	ctx := context.Background()
+	// The sensor of n2 is quick: it reports running before the dispatch is recorded.
+	d.beforeReturn = func() {
+		page, err := st.ListScans(ctx, store.ScanFilter{NodeID: "n2"})
+		if err != nil || len(page.Scans) != 1 {
+			t.Fatalf("scans of n2: %v, %v", page.Scans, err)
+		}
+		if _, err := st.TransitionScan(ctx, page.Scans[0].ID, store.Transition{State: posture.Running, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	group, started, err := m.Start(ctx, StartRequest{Nodes: []string{"web-1", "n2", "n1", "n3"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.calls != 1 {
+		t.Fatalf("PublishJobs called %d times, want once", d.calls)
+	}
+	type outcome struct {
+		node    string
+		state   posture.ScanState
+		message string
+	}
+	var got []outcome
+	for _, sc := range started {
+		if sc.GroupID != group || !slices.Equal(sc.BenchmarkIDs, []string{"linux-cis"}) || sc.ControlsTotal != 288 || sc.CreatedBy != "alice" {
+			t.Fatalf("scan %+v", sc)
+		}
+		got = append(got, outcome{sc.NodeID, sc.State, sc.Message})
+		stored, err := st.GetScan(ctx, sc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(stored, sc) {
+			t.Fatalf("scan %s returned %+v, stored %+v", sc.ID, sc, stored)
+		}
+	}
+	want := []outcome{
+		{"n1", posture.Dispatched, ""},
+		{"n2", posture.Running, ""},
+		{"n3", posture.Failed, "dispatch failed: bus: publish job: nats: no responders available for request"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("outcomes %+v\nwant     %+v", got, want)
+	}
+	if len(d.jobs) != 2 {
+		t.Fatalf("%d jobs published, want 2", len(d.jobs))
+	}
+	// n1 runs the console's catalogue and gets control ids; n2 gets the controls themselves.
+	j1, j2 := d.jobs[0], d.jobs[1]
+	if j1.GetNodeId() != "n1" || j1.GetScanId() != started[0].ID || len(j1.GetControlIds()) != 288 || j1.GetCatalogVersion() != cat.Version() || j1.GetControls() != nil {
+		t.Fatalf("job for n1: node %s, scan %s, %d control ids, catalogue %q, %d bytes of controls", j1.GetNodeId(), j1.GetScanId(), len(j1.GetControlIds()), j1.GetCatalogVersion(), len(j1.GetControls()))
+	}
+	if j2.GetNodeId() != "n2" || len(j2.GetControlIds()) != 0 || j2.GetCatalogVersion() != "" || len(j2.GetControls()) == 0 {
+		t.Fatalf("job for n2: node %s, %d control ids, catalogue %q, %d bytes of controls", j2.GetNodeId(), len(j2.GetControlIds()), j2.GetCatalogVersion(), len(j2.GetControls()))
+	}
+	doc, err := catalog.UnmarshalControls(j2.GetControls())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc) != 288 {
+		t.Fatalf("n2's job carries %d controls, want 288", len(doc))
+	}
+	audit, err := st.ListAudit(ctx, 1)
+	if err != nil || len(audit) != 1 || audit[0].Action != "scan.start" || audit[0].Target != group || audit[0].Detail != "nodes=3 benchmarks=cis" {
+		t.Fatalf("audit %+v, %v", audit, err)
+	}
+}
+
+func TestStartOneJobAtATime(t *testing.T) {
+	d := &lockedDispatcher{}
+	m, _, _ := startFixture(t, d)
+	_, started, err := m.Start(context.Background(), StartRequest{Nodes: []string{"n1", "n2", "web-1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(started) != 2 || started[0].NodeID != "n1" || started[1].NodeID != "n2" {
+		t.Fatalf("started %+v", started)
+	}
+	for _, sc := range started {
+		if sc.State != posture.Dispatched {
+			t.Fatalf("scan of %s is %s, want dispatched", sc.NodeID, sc.State)
+		}
+	}
+	if len(d.jobs) != 2 {
+		t.Fatalf("%d jobs published, want 2", len(d.jobs))
+	}
+}
+
+func TestStartRejects(t *testing.T) {
+	d := &bulkDispatcher{}
+	m, st, _ := startFixture(t, d)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  StartRequest
+		kind error
+		msg  string
+	}{
+		{"no nodes", StartRequest{Benchmarks: []string{"cis"}}, ErrInvalid, "invalid request: name at least one node"},
+		{"no benchmarks", StartRequest{Nodes: []string{"n1"}}, ErrInvalid, "invalid request: name at least one benchmark"},
+		{"unknown node", StartRequest{Nodes: []string{"n1", "n9"}, Benchmarks: []string{"cis"}}, ErrNotFound, `not found: unknown node "n9"`},
+		{"shared name", StartRequest{Nodes: []string{"n1", "db"}, Benchmarks: []string{"cis"}}, ErrInvalid, `invalid request: several nodes are named "db"; use the node id`},
+		{"benchmark not for the target type", StartRequest{Nodes: []string{"n1", "k1"}, Benchmarks: []string{"cis"}}, ErrInvalid,
+			`invalid request: node kube-1: unknown benchmark "cis" for kubernetes targets (known: )`},
+		{"unknown control left out", StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Exclude: []string{"no.such.control"}}, ErrInvalid, `invalid request: unknown control "no.such.control"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := m.Start(ctx, tt.req)
+			if !errors.Is(err, tt.kind) || err.Error() != tt.msg {
+				t.Fatalf("error %v; want %v %q", err, tt.kind, tt.msg)
+			}
+		})
+	}
+	page, err := st.ListScans(ctx, store.ScanFilter{})
+	if err != nil || len(page.Scans) != 0 || d.calls != 0 {
+		t.Fatalf("after rejected starts: %d scans (%v), %d publishes; want none", len(page.Scans), err, d.calls)
+	}
+}
