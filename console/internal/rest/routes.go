@@ -71,17 +71,6 @@ func (h *handler) listControls(ctx context.Context, _ http.ResponseWriter, r *ht
 	return h.api.ListControls(ctx, &consolev1.ListControlsRequest{Benchmark: bench, TargetType: tt})
 }
 
-func (h *handler) startScan(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	req := &consolev1.StartScanRequest{}
-	if err := decodeBody(w, r, req); err != nil {
-		return nil, err
-	}
-	return h.api.StartScan(ctx, req)
-}
-
 func (h *handler) listScans(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
 	q, err := parseQuery(r, "node", "state", "page_size", "page_token")
 	if err != nil {
@@ -181,17 +170,6 @@ func (h *handler) listResults(ctx context.Context, _ http.ResponseWriter, r *htt
 	return h.api.ListResults(ctx, req)
 }
 
-func (h *handler) createEnrolmentToken(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	req := &consolev1.CreateEnrolmentTokenRequest{}
-	if err := decodeBody(w, r, req); err != nil {
-		return nil, err
-	}
-	return h.api.CreateEnrolmentToken(ctx, req)
-}
-
 func (h *handler) listEnrolmentTokens(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
 	if _, err := parseQuery(r); err != nil {
 		return nil, err
@@ -245,17 +223,6 @@ func (h *handler) listControlHistory(ctx context.Context, _ http.ResponseWriter,
 	})
 }
 
-func (h *handler) createMask(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	req := &consolev1.CreateMaskRequest{}
-	if err := decodeBody(w, r, req); err != nil {
-		return nil, err
-	}
-	return h.api.CreateMask(ctx, req)
-}
-
 func (h *handler) listMasks(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
 	q, err := parseQuery(r, "control_id", "node", "include_inactive")
 	if err != nil {
@@ -281,17 +248,6 @@ func (h *handler) removeMask(ctx context.Context, _ http.ResponseWriter, r *http
 	return h.api.RemoveMask(ctx, &consolev1.RemoveMaskRequest{MaskId: r.PathValue("id")})
 }
 
-func (h *handler) createAPIToken(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	req := &consolev1.CreateAPITokenRequest{}
-	if err := decodeBody(w, r, req); err != nil {
-		return nil, err
-	}
-	return h.api.CreateAPIToken(ctx, req)
-}
-
 func (h *handler) listAPITokens(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
 	if _, err := parseQuery(r); err != nil {
 		return nil, err
@@ -304,17 +260,6 @@ func (h *handler) revokeAPIToken(ctx context.Context, _ http.ResponseWriter, r *
 		return nil, err
 	}
 	return h.api.RevokeAPIToken(ctx, &consolev1.RevokeAPITokenRequest{Id: r.PathValue("id")})
-}
-
-func (h *handler) createUser(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
-	if _, err := parseQuery(r); err != nil {
-		return nil, err
-	}
-	req := &consolev1.CreateUserRequest{}
-	if err := decodeBody(w, r, req); err != nil {
-		return nil, err
-	}
-	return h.api.CreateUser(ctx, req)
 }
 
 func (h *handler) listUsers(ctx context.Context, _ http.ResponseWriter, r *http.Request) (proto.Message, error) {
@@ -365,6 +310,28 @@ func (h *handler) exportScan(ctx context.Context, w http.ResponseWriter, r *http
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body.Bytes())
 	return nil, nil
+}
+
+// withBody serves a route whose whole request is the JSON body (it takes no query parameters)
+// with call, a method expression of the API such as consolev1.ConsoleServiceServer.StartScan.
+func withBody[Req any, PReq interface {
+	*Req
+	proto.Message
+}, Resp proto.Message](h *handler, call func(consolev1.ConsoleServiceServer, context.Context, PReq) (Resp, error)) apiFunc {
+	return func(ctx context.Context, w http.ResponseWriter, r *http.Request) (proto.Message, error) {
+		if _, err := parseQuery(r); err != nil {
+			return nil, err
+		}
+		req := PReq(new(Req))
+		if err := decodeBody(w, r, req); err != nil {
+			return nil, err
+		}
+		resp, err := call(h.api, ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
 }
 
 // query is a request's parsed query string.
