@@ -56,8 +56,9 @@ lint: ## gofmt, go vet
 
 bench: bench-dispatch ## every benchmark that prints a headline figure
 
-bench-dispatch: ## time from `scan start` to the first stored result on loopback
+bench-dispatch: ## time from `scan start` to the first stored result on loopback; one job to each of 10,000 subscribed nodes
 	$(GO) test -run '^$$' -bench BenchmarkStartToFirstResult -benchtime 20x ./console/internal/e2e/
+	$(GO) test -run '^$$' -bench BenchmarkDispatchToSubscribedNodes -benchtime 3x ./console/internal/bus/
 
 bench-sensor: ## full-catalogue scan of a fixture root and of / (wall, peak RSS); OpenSCAP CIS profile alongside when installed
 	$(GO) test -run '^$$' -bench BenchmarkScan -benchmem ./pkg/engine/

@@ -43,9 +43,9 @@ const (
 	MaxDeliver = 10
 	// MaxAckPending is how many delivered jobs a node may hold unacknowledged.
 	MaxAckPending = 64
-	// StreamMaxAge bounds how long an untaken job is kept; the console expires jobs itself
-	// well before that.
-	StreamMaxAge = 7 * 24 * time.Hour
+	// DefaultKeepJobs is how long the stream keeps a job, taken or not, when Config.KeepJobs
+	// is unset: the console's default job expiry (24 h) and an hour more.
+	DefaultKeepJobs = 25 * time.Hour
 	// DuplicateWindow is how long a scan id is remembered to drop a job published twice.
 	DuplicateWindow = 2 * time.Minute
 
@@ -111,6 +111,9 @@ type Config struct {
 	AllowNode func(nodeID string) bool
 	// AckWait overrides DefaultAckWait (tests use a short one).
 	AckWait time.Duration
+	// KeepJobs is how long the stream keeps a job, taken or not; 0 means DefaultKeepJobs. It
+	// should outlast the console's job expiry, after which an untaken job is useless.
+	KeepJobs time.Duration
 	// Logger receives the bus's and the embedded server's logs; nil discards.
 	Logger *zap.Logger
 }
@@ -123,21 +126,28 @@ type Bus struct {
 	js      jetstream.JetStream
 	urls    []string
 	ackWait time.Duration
+	// keepJobs is the stream's maximum message age.
+	keepJobs time.Duration
 	// issuer signs node credentials; nil unless Config.AccountSeedFile is set.
 	issuer *issuer
 	// replicas is the stream's replication factor once ensureStream has run.
 	replicas int
+	// settler drops taken jobs from the stream; nil until Start succeeds.
+	settler *settler
 }
 
 // Start starts the embedded server (or connects to the external one), connects the console to
 // it and makes sure the jobs stream exists. The bus runs until Close.
 func Start(ctx context.Context, cfg Config) (*Bus, error) {
-	b := &Bus{log: cfg.Logger, ackWait: cfg.AckWait}
+	b := &Bus{log: cfg.Logger, ackWait: cfg.AckWait, keepJobs: cfg.KeepJobs}
 	if b.log == nil {
 		b.log = zap.NewNop()
 	}
 	if b.ackWait <= 0 {
 		b.ackWait = DefaultAckWait
+	}
+	if b.keepJobs <= 0 {
+		b.keepJobs = DefaultKeepJobs
 	}
 	if cfg.Replicas < 0 || cfg.Replicas > 5 {
 		return nil, fmt.Errorf("bus: --nats-replicas %d is out of range; use 1 to 5, or 0 to choose from the cluster size", cfg.Replicas)
@@ -165,7 +175,17 @@ func Start(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
+	b.settler = newSettler(b.log.Named("settle"), b.js)
 	return b, nil
+}
+
+// Settle drops scanID's job from nodeID's jobs in the stream, in the background. The console
+// calls it when the node reports on the scan, which means the node took its job. A job not
+// settled (the console stopped first, say) leaves the stream with age (Config.KeepJobs).
+func (b *Bus) Settle(nodeID, scanID string) {
+	if b.settler != nil && scanID != "" && jobs.ValidateNodeID(nodeID) == nil {
+		b.settler.add(taken{node: nodeID, scan: scanID})
+	}
 }
 
 func (b *Bus) startEmbedded(cfg Config) error {
@@ -547,6 +567,9 @@ func (b *Bus) PublishCommand(ctx context.Context, nodeID string, cmd *sensorv1.C
 
 // Close disconnects the console and shuts the embedded server down, waiting for it to stop.
 func (b *Bus) Close() {
+	if b.settler != nil {
+		b.settler.close()
+	}
 	if b.nc != nil {
 		b.nc.Close()
 	}

@@ -26,7 +26,7 @@ import (
 
 const waitTimeout = 10 * time.Second
 
-func newAuthority(t *testing.T) *pki.Authority {
+func newAuthority(t testing.TB) *pki.Authority {
 	t.Helper()
 	a, err := pki.LoadOrCreate(pki.Config{Dir: t.TempDir(), Hosts: []string{"console.test"}})
 	if err != nil {
@@ -130,15 +130,17 @@ func job(node, scan string) *sensorv1.Job {
 	return &sensorv1.Job{ScanId: scan, NodeId: node, BenchmarkIds: []string{"cis-linux"}}
 }
 
-// streamState returns the stream's message count and the node consumer's pending acks.
-func streamState(t *testing.T, b *Bus, nodeID string) (msgs uint64, ackPending int) {
+// streamState returns how many jobs the stream holds for nodeID, and how many of them its
+// consumer has yet to deliver or is waiting to have acknowledged.
+func streamState(t *testing.T, b *Bus, nodeID string) (msgs uint64, waiting uint64, ackPending int) {
 	t.Helper()
 	ctx := ctxT(t)
 	st, err := b.js.Stream(ctx, jobs.StreamName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(ctx)
+	subject := jobs.JobSubject(nodeID)
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,7 @@ func streamState(t *testing.T, b *Bus, nodeID string) (msgs uint64, ackPending i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs, ci.NumAckPending
+	return info.State.Subjects[subject], ci.NumPending, ci.NumAckPending
 }
 
 // received collects what a node's jobs.Subscribe delivers.
@@ -228,9 +230,9 @@ func TestNodeReceivesOnlyItsOwnJobs(t *testing.T) {
 			t.Errorf("%s received %v, want %v", id, scans, want)
 		}
 	}
-	waitFor(t, "the acked jobs to leave the stream", func() bool {
-		msgs, _ := streamState(t, b, "node-a")
-		return msgs == 0
+	waitFor(t, "node-a's consumer to have nothing left to deliver", func() bool {
+		_, waiting, pending := streamState(t, b, "node-a")
+		return waiting == 0 && pending == 0
 	})
 	for id, ch := range got {
 		if len(ch) != 0 {
@@ -301,7 +303,7 @@ func TestNodePermissions(t *testing.T) {
 	}
 }
 
-func TestOfflineJobDeliveredAfterConnectAndAckRemovesIt(t *testing.T) {
+func TestOfflineJobDeliveredAfterConnectAndNotAgainOnceAcked(t *testing.T) {
 	a := newAuthority(t)
 	b := startBus(t, a)
 	ctx := ctxT(t)
@@ -314,8 +316,8 @@ func TestOfflineJobDeliveredAfterConnectAndAckRemovesIt(t *testing.T) {
 	if err := b.PublishJob(ctx, job("node-c", "scan-1")); err != nil {
 		t.Fatal(err)
 	}
-	if msgs, _ := streamState(t, b, "node-c"); msgs != 1 {
-		t.Fatalf("stream holds %d jobs, want 1", msgs)
+	if msgs, waiting, _ := streamState(t, b, "node-c"); msgs != 1 || waiting != 1 {
+		t.Fatalf("stream holds %d jobs, %d waiting; want 1 and 1", msgs, waiting)
 	}
 
 	n := connectNode(t, b, a, "node-c")
@@ -323,9 +325,9 @@ func TestOfflineJobDeliveredAfterConnectAndAckRemovesIt(t *testing.T) {
 	if got := receive(t, r.ch, "the queued job"); got != "scan-1" {
 		t.Fatalf("received %q, want scan-1", got)
 	}
-	waitFor(t, "the acked job to leave the stream", func() bool {
-		msgs, pending := streamState(t, b, "node-c")
-		return msgs == 0 && pending == 0
+	waitFor(t, "the acknowledged job to be settled", func() bool {
+		_, waiting, pending := streamState(t, b, "node-c")
+		return waiting == 0 && pending == 0
 	})
 	sub.Close()
 
@@ -362,9 +364,9 @@ func TestUnackedJobIsRedelivered(t *testing.T) {
 	if err := ack(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the acked job to leave the stream", func() bool {
-		msgs, pending := streamState(t, b, "node-d")
-		return msgs == 0 && pending == 0
+	waitFor(t, "the acknowledged job to be settled", func() bool {
+		_, waiting, pending := streamState(t, b, "node-d")
+		return waiting == 0 && pending == 0
 	})
 }
 
@@ -380,7 +382,7 @@ func TestDuplicateJobStoredOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if msgs, _ := streamState(t, b, "node-e"); msgs != 1 {
+	if msgs, _, _ := streamState(t, b, "node-e"); msgs != 1 {
 		t.Errorf("stream holds %d jobs, want 1", msgs)
 	}
 }
@@ -444,8 +446,8 @@ func TestSubscribeRejectsBadJobsAndCommands(t *testing.T) {
 	}
 	// Rejected jobs were terminated: nothing is left to deliver again.
 	waitFor(t, "the rejected jobs to be terminated", func() bool {
-		msgs, pending := streamState(t, b, "node-f")
-		return msgs == 0 && pending == 0
+		_, waiting, pending := streamState(t, b, "node-f")
+		return waiting == 0 && pending == 0
 	})
 
 	// Commands: malformed and incomplete ones are dropped, a valid one arrives.

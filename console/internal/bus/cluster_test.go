@@ -438,13 +438,16 @@ func TestExternalCluster(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("node-a handled %v\nwant           %v (each once)", got, want)
 	}
-	// node-b's jobs wait in the stream for it, on the remaining servers; node-a's acknowledged
-	// jobs leave the work queue as the remaining servers apply the acknowledgements.
-	waitFor(t, "the stream to hold only node-b's 10 jobs", func() bool {
-		si, err := st.Info(ctx)
-		if err != nil {
-			return false
-		}
-		return si.State.Msgs == 10
-	})
+	// node-b's 10 jobs wait for it on the remaining servers; node-a has nothing left, on them
+	// too, as they applied its acknowledgements.
+	for id, wantWaiting := range map[string]uint64{"node-a": 0, "node-b": 10} {
+		waitFor(t, fmt.Sprintf("%s's consumer to have %d jobs waiting", id, wantWaiting), func() bool {
+			cons, err := b.js.PushConsumer(ctx, jobs.StreamName, jobs.ConsumerName(id))
+			if err != nil {
+				return false
+			}
+			ci, err := cons.Info(ctx)
+			return err == nil && ci.NumPending == wantWaiting && ci.NumAckPending == 0
+		})
+	}
 }

@@ -66,7 +66,7 @@ func TestStreamAndConsumerBroughtToConfig(t *testing.T) {
 	}
 
 	// A changed setting that can be changed in place is put back.
-	drifted := streamConfig(1)
+	drifted := streamConfig(1, DefaultKeepJobs)
 	drifted.MaxAge = time.Hour
 	if _, err := b.js.UpdateStream(ctx, drifted); err != nil {
 		t.Fatal(err)
@@ -78,21 +78,21 @@ func TestStreamAndConsumerBroughtToConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.CachedInfo().Config.MaxAge; got != StreamMaxAge {
-		t.Errorf("stream max age = %s after ensureStream, want %s", got, StreamMaxAge)
+	if got := st.CachedInfo().Config.MaxAge; got != DefaultKeepJobs {
+		t.Errorf("stream max age = %s after ensureStream, want %s", got, DefaultKeepJobs)
 	}
 
-	// One that cannot is a clear error.
+	// One that cannot is a clear error: a work-queue stream, as earlier consoles made it.
 	if err := b.js.DeleteStream(ctx, jobs.StreamName); err != nil {
 		t.Fatal(err)
 	}
-	memory := streamConfig(1)
-	memory.Storage = jetstream.MemoryStorage
-	if _, err := b.js.CreateStream(ctx, memory); err != nil {
+	workQueue := streamConfig(1, DefaultKeepJobs)
+	workQueue.Retention = jetstream.WorkQueuePolicy
+	if _, err := b.js.CreateStream(ctx, workQueue); err != nil {
 		t.Fatal(err)
 	}
 	err = b.ensureStream(ctx, 0)
-	const wantPrefix = "bus: the PALISADE_JOBS stream exists with other settings (storage Memory -> File) and the server refused to change them in place: "
+	const wantPrefix = "bus: the PALISADE_JOBS stream exists with other settings (retention WorkQueue -> Limits) and the server refused to change them in place: "
 	const wantSuffix = "; stop the consoles, let the sensors drain their jobs, delete the stream (nats stream rm PALISADE_JOBS) and start the console again to recreate it"
 	if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) || !strings.HasSuffix(err.Error(), wantSuffix) {
 		t.Errorf("error = %v\nwant    %s...%s", err, wantPrefix, wantSuffix)

@@ -177,6 +177,13 @@ type JobsPublisher interface {
 	PublishJobs(ctx context.Context, jobs []*sensorv1.Job) (errs []error)
 }
 
+// JobsSettler is a Dispatcher that can drop a job its node has taken (the NATS bus does).
+// Update calls it when a node reports on a scan that is not over yet.
+type JobsSettler interface {
+	// Settle drops the node's job for the scan, in the background.
+	Settle(nodeID, scanID string)
+}
+
 // Start creates one scan per node (sharing a group id), stores them queued, publishes one job
 // per node and marks each dispatched; a scan whose job could not be published is marked failed
 // with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
@@ -493,6 +500,12 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		next = posture.Cancelled
 	default:
 		return "", fmt.Errorf("%w: a sensor may report running, failed or cancelled, not %s", ErrInvalid, req.GetState())
+	}
+	if next != "" {
+		// The node took the job: it reports on a scan only after acknowledging its job.
+		if st, ok := m.cfg.Dispatcher.(JobsSettler); ok {
+			st.Settle(nodeID, sc.ID)
+		}
 	}
 	if next != "" && next != sc.State {
 		sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
