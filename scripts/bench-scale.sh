@@ -18,7 +18,8 @@
 # 0.2), RATE (connects/s, default 0 = unlimited),
 # CONCURRENCY (parallel connects, default 64), BIN (binaries, default ./bin), SKIP_BUILD=1 to use
 # the binaries already in BIN, DATABASE_URL (passed to the console when it supports
-# --database-url), KEEP=1 to keep the temporary directory.
+# --database-url), DEBUG_ADDR (serve the console's runtime profiles there, for example
+# 127.0.0.1:6061), KEEP=1 to keep the temporary directory.
 set -euo pipefail
 
 BIN=${BIN:-./bin}
@@ -67,6 +68,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 serve_args=(serve --data-dir "$data" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --nats-addr 127.0.0.1:0)
+if [ -n "${DEBUG_ADDR:-}" ]; then
+  serve_args+=(--debug-addr "$DEBUG_ADDR")
+fi
 backend=sqlite
 if [ -n "${DATABASE_URL:-}" ]; then
   if "$console" serve --help 2>&1 | grep -q -- '--database-url'; then

@@ -12,8 +12,15 @@
 package jobs
 
 import (
+	"errors"
+
 	"github.com/palisadehq/palisade/pkg/enrolment"
 )
+
+// ErrUnconfirmed marks a job whose publication the server never confirmed: it may be stored
+// and delivered, or not. A scan whose job is unconfirmed stays queued, so that it runs if the
+// job arrives and times out when it does not.
+var ErrUnconfirmed = errors.New("the NATS server did not confirm the job; it may still be delivered")
 
 // Names on the bus.
 const (

@@ -70,6 +70,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", "./data", "data directory (database, certificates, job queue)")
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", ":7443", "gRPC listen address for sensors and automation (TLS)")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP listen address for the web console, REST/JSON, /healthz and /metrics")
+	f.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go runtime profiles (/debug/pprof/) on this address, unauthenticated; keep it on loopback (off when empty)")
 	f.StringVar(&cfg.HTTPCertFile, "http-cert-file", "", "PEM certificate chain to serve the HTTP listener over HTTPS (TLS 1.2+); needs --http-key-file")
 	f.StringVar(&cfg.HTTPKeyFile, "http-key-file", "", "PEM private key of --http-cert-file")
 	f.StringVar(&cfg.NATSAddr, "nats-addr", ":7422", "listen address of the embedded NATS server sensors take jobs from")

@@ -415,14 +415,14 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 			return nil
 		}
 		if !retryablePublish(err) || ctx.Err() != nil {
-			return fmt.Errorf("bus: publish job for scan %s: %w", job.GetScanId(), err)
+			return jobFailure(job.GetScanId(), err, err)
 		}
 		b.log.Info("publishing a job went unanswered; trying again", zap.String(logFieldScan, job.GetScanId()), zap.Error(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("bus: publish job for scan %s: %w (last attempt: %w)", job.GetScanId(), ctx.Err(), err)
+			return jobFailure(job.GetScanId(), fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err), err)
 		case <-t.C:
 		}
 		wait = min(wait*2, publishRetryMax)
@@ -477,11 +477,12 @@ func (b *Bus) PublishJobs(ctx context.Context, batch []*sensorv1.Job) []error {
 		pending = again
 	}
 	for _, i := range pending {
-		if errs[i] != nil {
-			if ctx.Err() != nil && retryablePublish(errs[i]) {
-				errs[i] = fmt.Errorf("%w (last attempt: %w)", ctx.Err(), errs[i])
+		if last := errs[i]; last != nil {
+			err := last
+			if ctx.Err() != nil && retryablePublish(last) {
+				err = fmt.Errorf("%w (last attempt: %w)", ctx.Err(), last)
 			}
-			errs[i] = fmt.Errorf("bus: publish job: %w", errs[i])
+			errs[i] = publishFailure(err, last)
 		}
 	}
 	return errs
@@ -539,6 +540,31 @@ func retryablePublish(err error) bool {
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
+}
+
+// unconfirmed reports whether a failed publish may have stored the job all the same: the
+// message left, and the answer did not come back in time or the connection dropped before it
+// did. A refusal, no responders or a publish that never left did not store it.
+func unconfirmed(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrDisconnected)
+}
+
+// publishFailure is the error of a job that could not be published, marked
+// jobs.ErrUnconfirmed when last, its last attempt's error, says the job may be stored.
+func publishFailure(err, last error) error {
+	if unconfirmed(last) {
+		return fmt.Errorf("bus: publish job: %w: %w", jobs.ErrUnconfirmed, err)
+	}
+	return fmt.Errorf("bus: publish job: %w", err)
+}
+
+// jobFailure is publishFailure naming the scan, for PublishJob.
+func jobFailure(scanID string, err, last error) error {
+	if unconfirmed(last) {
+		return fmt.Errorf("bus: publish job for scan %s: %w: %w", scanID, jobs.ErrUnconfirmed, err)
+	}
+	return fmt.Errorf("bus: publish job for scan %s: %w", scanID, err)
 }
 
 // PublishCommand sends a command to a node on its control subject. Commands are not stored: a

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/palisadehq/palisade/pkg/jobs"
@@ -37,17 +39,29 @@ func TestIsNoPeersAndRetryable(t *testing.T) {
 	unavailable := &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
 	other := &jetstream.APIError{Code: 400, ErrorCode: 10058, Description: "stream name already in use"}
 	tests := []struct {
-		name               string
-		err                error
-		noPeers, retryable bool
+		name                            string
+		err                             error
+		noPeers, retryable, unconfirmed bool
 	}{
-		{"no peers", fmt.Errorf("wrapped: %w", noPeers), true, false},
-		{"cluster unavailable", unavailable, false, true},
-		{"other API error", other, false, false},
-		{"no stream response", jetstream.ErrNoStreamResponse, false, true},
-		{"plain", errors.New("boom"), false, false},
+		{"no peers", fmt.Errorf("wrapped: %w", noPeers), true, false, false},
+		{"cluster unavailable", unavailable, false, true, false},
+		{"other API error", other, false, false, false},
+		{"no stream response", jetstream.ErrNoStreamResponse, false, true, true},
+		{"async ack timeout", jetstream.ErrAsyncPublishTimeout, false, true, true},
+		{"deadline", fmt.Errorf("publish: %w", context.DeadlineExceeded), false, true, true},
+		{"disconnected", nats.ErrDisconnected, false, true, true},
+		{"no responders", nats.ErrNoResponders, false, true, false},
+		{"reconnecting", nats.ErrConnectionReconnecting, false, true, false},
+		{"plain", errors.New("boom"), false, false, false},
 	}
 	for _, tt := range tests {
+		if got := unconfirmed(tt.err); got != tt.unconfirmed {
+			t.Errorf("%s: unconfirmed = %v, want %v", tt.name, got, tt.unconfirmed)
+		}
+		wantMarked := tt.unconfirmed
+		if got := errors.Is(publishFailure(tt.err, tt.err), jobs.ErrUnconfirmed); got != wantMarked {
+			t.Errorf("%s: publishFailure marked unconfirmed = %v, want %v", tt.name, got, wantMarked)
+		}
 		if got := isNoPeers(tt.err); got != tt.noPeers {
 			t.Errorf("%s: isNoPeers = %v, want %v", tt.name, got, tt.noPeers)
 		}

@@ -132,6 +132,12 @@ func TestFaultNATSServerKilledMidScan(t *testing.T) {
 		}
 	}
 	checkBatchMetrics(t, h, 2*batchesOf(total), 0)
+	// Each scan was counted once in every state it went through.
+	for _, state := range []string{"queued", "dispatched", "running", "complete"} {
+		if got := metric(t, h, `palisade_scan_transitions_total{state="`+state+`"}`); got != 2 {
+			t.Errorf("scans reaching %s = %v; want 2", state, got)
+		}
+	}
 	// Both jobs were acknowledged: the node's consumer has nothing left to deliver.
 	waitUntil(t, 30*time.Second, "the node's consumer to have no job left", func() bool {
 		cons, err := js.PushConsumer(ctx, jobs.StreamName, jobs.ConsumerName(s.nodeID))

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/palisadehq/palisade/console/internal/store"
 	"github.com/palisadehq/palisade/pkg/catalog"
+	"github.com/palisadehq/palisade/pkg/jobs"
 	"github.com/palisadehq/palisade/pkg/posture"
 	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -63,6 +65,9 @@ type Config struct {
 	// ReplicaID names this console replica for the lease that lets one replica at a time
 	// sweep for timeouts; a random id when empty.
 	ReplicaID string
+	// IngestConcurrency is how many result batches are checked and stored at once; others
+	// wait their turn before anything of them is converted. 0 means DefaultIngestConcurrency.
+	IngestConcurrency int
 }
 
 // Defaults for Config fields left zero.
@@ -71,6 +76,11 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultHeartbeatTimeout  = 60 * time.Second
 	DefaultBatchSize         = 500
+	// DefaultIngestConcurrency keeps the store's connections mostly for ingest but leaves the
+	// rest of the console (a scan start, a sensor's state report) a short queue: with ten
+	// thousand sensors streaming at once, an unbounded ingest queued every other write
+	// behind thousands of batches, each held in memory twice while it waited.
+	DefaultIngestConcurrency = 4
 	DefaultMaxBatchResults   = 5000
 	DefaultSweepInterval     = 5 * time.Second
 	maxReasonLen             = 4096
@@ -100,6 +110,9 @@ type Manager struct {
 
 	// rescoreMu serialises Rescore.
 	rescoreMu sync.Mutex
+
+	// ingestSlots holds a token per batch being ingested (IngestConcurrency).
+	ingestSlots chan struct{}
 
 	batches *prometheus.CounterVec // by outcome: stored, duplicate, rejected
 	results prometheus.Counter
@@ -132,6 +145,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxBatchResults <= 0 {
 		cfg.MaxBatchResults = DefaultMaxBatchResults
 	}
+	if cfg.IngestConcurrency <= 0 {
+		cfg.IngestConcurrency = DefaultIngestConcurrency
+	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
@@ -140,9 +156,10 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, controls: map[string]map[string]store.ScanControl{},
-		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_result_batches_total", Help: "Result batches received, by outcome (stored, duplicate, rejected)."}, []string{"outcome"}),
-		results: prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_results_stored_total", Help: "Results committed to the store."}),
-		states:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_scan_transitions_total", Help: "Scans reaching a state."}, []string{"state"}),
+		ingestSlots: make(chan struct{}, cfg.IngestConcurrency),
+		batches:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_result_batches_total", Help: "Result batches received, by outcome (stored, duplicate, rejected)."}, []string{"outcome"}),
+		results:     prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_results_stored_total", Help: "Results committed to the store."}),
+		states:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_scan_transitions_total", Help: "Scans reaching a state."}, []string{"state"}),
 	}
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{m.batches, m.results, m.states} {
@@ -242,6 +259,7 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	if err := m.cfg.Store.CreateScans(ctx, scans); err != nil {
 		return "", nil, fmt.Errorf("store scans: %w", err)
 	}
+	m.counted(posture.Queued, len(scans))
 	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
 		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
 
@@ -253,6 +271,13 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
 	return groupID, out, nil
+}
+
+// counted adds n scans reaching state to palisade_scan_transitions_total.
+func (m *Manager) counted(state posture.ScanState, n int) {
+	if n > 0 {
+		m.states.WithLabelValues(string(state)).Add(float64(n))
+	}
 }
 
 // onlyNode returns the one node a reference matched.
@@ -380,12 +405,16 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := m.cfg.Now().UTC()
-	var published []string
+	var published, unconfirmed []string
 	failed := map[string][]string{} // scan ids by failure message
 	var messages []string
 	for i, err := range errs {
 		if err == nil {
 			published = append(published, scans[i].ID)
+			continue
+		}
+		if errors.Is(err, jobs.ErrUnconfirmed) {
+			unconfirmed = append(unconfirmed, scans[i].ID)
 			continue
 		}
 		msg := truncate("dispatch failed: "+err.Error(), maxReasonLen)
@@ -402,6 +431,22 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 		}
 		for _, sc := range got {
 			stored[sc.ID] = sc
+			if sc.State == posture.Dispatched {
+				m.counted(posture.Dispatched, 1)
+			}
+		}
+	}
+	if len(unconfirmed) > 0 {
+		// The job may be in the stream: the scan stays queued, runs if its node takes the job
+		// and times out after the job expiry if it never does.
+		m.log.Warn("the NATS server did not confirm some jobs; their scans stay queued until their node takes the job or it expires",
+			zap.String("group", scans[0].GroupID), zap.Int("scans", len(unconfirmed)), zap.Error(errs[slices.IndexFunc(errs, func(err error) bool { return errors.Is(err, jobs.ErrUnconfirmed) })]))
+		for _, id := range unconfirmed {
+			sc, err := m.cfg.Store.GetScan(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("read scan %s: %w", id, err)
+			}
+			stored[id] = sc
 		}
 	}
 	for _, msg := range messages {
@@ -412,6 +457,9 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 		}
 		for _, sc := range got {
 			stored[sc.ID] = sc
+			if sc.State == posture.Failed {
+				m.counted(posture.Failed, 1)
+			}
 		}
 	}
 	out := make([]store.Scan, len(scans))
@@ -452,6 +500,7 @@ func (m *Manager) Stop(ctx context.Context, scanID, actor string) (store.Scan, e
 	if err != nil {
 		return store.Scan{}, err
 	}
+	m.counted(posture.Cancelled, 1)
 	m.forget(scanID)
 	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "scan.stop", Target: scanID})
 	return sc, nil
@@ -519,13 +568,24 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		if err != nil {
 			return "", err
 		}
+		m.counted(next, 1)
 		if next.Terminal() {
 			m.forget(sc.ID)
 			return sc.State, nil
 		}
 	}
 	if sc.State == posture.Running {
-		if err := m.cfg.Store.RecordProgress(ctx, sc.ID, int(req.GetControlsDone()), int(req.GetControlsTotal()), now); err != nil {
+		err := m.cfg.Store.RecordProgress(ctx, sc.ID, int(req.GetControlsDone()), int(req.GetControlsTotal()), now)
+		if errors.Is(err, store.ErrBadTransition) {
+			// The scan ended meanwhile (its final batch, a stop, a timeout): a heartbeat that
+			// crossed it is not an error; the node learns the state from the answer.
+			cur, gerr := m.cfg.Store.GetScan(ctx, sc.ID)
+			if gerr != nil {
+				return "", gerr
+			}
+			return cur.State, nil
+		}
+		if err != nil {
 			return "", err
 		}
 	}
@@ -537,6 +597,12 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 // the final batch the scan's scores are computed and the scan completes. Validation failures
 // come back as an ack with an error (nothing stored) and a nil error.
 func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultBatch) (*sensorv1.BatchAck, error) {
+	select {
+	case m.ingestSlots <- struct{}{}:
+		defer func() { <-m.ingestSlots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to store batch %d of scan %s: %w", b.GetSeq(), b.GetScanId(), ctx.Err())
+	}
 	ack := &sensorv1.BatchAck{ScanId: b.GetScanId(), Seq: b.GetSeq()}
 	reject := func(format string, args ...any) (*sensorv1.BatchAck, error) {
 		ack.Error = fmt.Sprintf(format, args...)
@@ -647,6 +713,7 @@ func (m *Manager) complete(ctx context.Context, scanID string, resultsTotal uint
 		}
 		return err
 	}
+	m.counted(posture.Complete, 1)
 	m.forget(scanID)
 	m.log.Info("scan complete", zap.String("scan", scanID), zap.Int64("results", sc.ResultsStored))
 	return nil
@@ -715,8 +782,12 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		if sc.State != posture.Running {
 			msg = fmt.Sprintf("the node did not take the job within %s", m.cfg.JobExpiry)
 		}
-		if _, err := m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: posture.TimedOut, Message: msg, At: now}); err != nil && !errors.Is(err, store.ErrBadTransition) {
+		_, err := m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: posture.TimedOut, Message: msg, At: now})
+		if err != nil && !errors.Is(err, store.ErrBadTransition) {
 			return err
+		}
+		if err == nil { // else the node or another replica was first
+			m.counted(posture.TimedOut, 1)
 		}
 		m.forget(sc.ID)
 		// Tell a sensor that may still be working to stop.

@@ -3,16 +3,21 @@ package scans
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/palisadehq/palisade/console/internal/store"
 	"github.com/palisadehq/palisade/console/internal/store/sqlite"
 	"github.com/palisadehq/palisade/pkg/catalog"
+	"github.com/palisadehq/palisade/pkg/jobs"
 	"github.com/palisadehq/palisade/pkg/posture"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
@@ -56,7 +61,7 @@ func (d *lockedDispatcher) PublishJob(ctx context.Context, j *sensorv1.Job) erro
 
 // startFixture is a store with nodes n1 (web-1, runs the console's catalogue), n2 (web-2, an
 // older catalogue), n3 and n4 (both named db), and k1 (a Kubernetes node).
-func startFixture(t *testing.T, d Dispatcher) (*Manager, store.Store, *catalog.Catalog) {
+func startFixture(t *testing.T, d Dispatcher, mods ...func(*Config)) (*Manager, store.Store, *catalog.Catalog) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
@@ -84,7 +89,11 @@ func startFixture(t *testing.T, d Dispatcher) (*Manager, store.Store, *catalog.C
 			t.Fatal(err)
 		}
 	}
-	m, err := New(Config{Store: st, Catalog: cat, Dispatcher: d, Now: func() time.Time { return now }, ReplicaID: "r"})
+	cfg := Config{Store: st, Catalog: cat, Dispatcher: d, Now: func() time.Time { return now }, ReplicaID: "r"}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +101,12 @@ func startFixture(t *testing.T, d Dispatcher) (*Manager, store.Store, *catalog.C
 }
 
 func TestStartPublishesInBulk(t *testing.T) {
-	d := &bulkDispatcher{fail: map[string]error{"n3": errors.New("bus: publish job: nats: no responders available for request")}}
-	m, st, cat := startFixture(t, d)
+	d := &bulkDispatcher{fail: map[string]error{
+		"n3": errors.New("bus: publish job: nats: no responders available for request"),
+		"n4": fmt.Errorf("bus: publish job: %w: context deadline exceeded", jobs.ErrUnconfirmed),
+	}}
+	reg := prometheus.NewRegistry()
+	m, st, cat := startFixture(t, d, func(c *Config) { c.Registerer = reg })
 	ctx := context.Background()
 	// The sensor of n2 is quick: it reports running before the dispatch is recorded.
 	d.beforeReturn = func() {
@@ -105,7 +118,7 @@ func TestStartPublishesInBulk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	group, started, err := m.Start(ctx, StartRequest{Nodes: []string{"web-1", "n2", "n1", "n3"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	group, started, err := m.Start(ctx, StartRequest{Nodes: []string{"web-1", "n2", "n1", "n3", "n4"}, Benchmarks: []string{"cis"}, Actor: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +148,8 @@ func TestStartPublishesInBulk(t *testing.T) {
 		{"n1", posture.Dispatched, ""},
 		{"n2", posture.Running, ""},
 		{"n3", posture.Failed, "dispatch failed: bus: publish job: nats: no responders available for request"},
+		// The server may have stored n4's job: the scan waits for the node, or for the expiry.
+		{"n4", posture.Queued, ""},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("outcomes %+v\nwant     %+v", got, want)
@@ -158,9 +173,36 @@ func TestStartPublishesInBulk(t *testing.T) {
 		t.Fatalf("n2's job carries %d controls, want 288", len(doc))
 	}
 	audit, err := st.ListAudit(ctx, 1)
-	if err != nil || len(audit) != 1 || audit[0].Action != "scan.start" || audit[0].Target != group || audit[0].Detail != "nodes=3 benchmarks=cis" {
+	if err != nil || len(audit) != 1 || audit[0].Action != "scan.start" || audit[0].Target != group || audit[0].Detail != "nodes=4 benchmarks=cis" {
 		t.Fatalf("audit %+v, %v", audit, err)
 	}
+	// n2 reached running outside the manager (the store directly), so it is not counted.
+	wantTransitions := "palisade_scan_transitions_total{state=\"dispatched\"} 1\n" +
+		"palisade_scan_transitions_total{state=\"failed\"} 1\n" +
+		"palisade_scan_transitions_total{state=\"queued\"} 4\n"
+	if got := transitions(t, reg); got != wantTransitions {
+		t.Fatalf("transitions:\n%s\nwant:\n%s", got, wantTransitions)
+	}
+}
+
+// transitions returns the palisade_scan_transitions_total samples in reg, one per line, sorted
+// by state.
+func transitions(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range families {
+		if f.GetName() != "palisade_scan_transitions_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			fmt.Fprintf(&b, "%s{state=%q} %g\n", f.GetName(), m.GetLabel()[0].GetValue(), m.GetCounter().GetValue())
+		}
+	}
+	return b.String()
 }
 
 func TestStartOneJobAtATime(t *testing.T) {
@@ -212,5 +254,48 @@ func TestStartRejects(t *testing.T) {
 	page, err := st.ListScans(ctx, store.ScanFilter{})
 	if err != nil || len(page.Scans) != 0 || d.calls != 0 {
 		t.Fatalf("after rejected starts: %d scans (%v), %d publishes; want none", len(page.Scans), err, d.calls)
+	}
+}
+
+// progressRaceStore runs beforeProgress, once, just before it records a scan's progress.
+type progressRaceStore struct {
+	store.Store
+	beforeProgress func()
+}
+
+func (s *progressRaceStore) RecordProgress(ctx context.Context, scanID string, done, total int, at time.Time) error {
+	if f := s.beforeProgress; f != nil {
+		s.beforeProgress = nil
+		f()
+	}
+	return s.Store.RecordProgress(ctx, scanID, done, total, at)
+}
+
+// TestHeartbeatCrossingTheEnd: a heartbeat that arrives as its scan ends answers the scan's
+// new state rather than an error.
+func TestHeartbeatCrossingTheEnd(t *testing.T) {
+	race := &progressRaceStore{}
+	m, st, _ := startFixture(t, &bulkDispatcher{}, func(c *Config) {
+		race.Store = c.Store
+		c.Store = race
+	})
+	ctx := context.Background()
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := started[0].ID
+	state, err := m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: id, State: sensorv1.ScanState_SCAN_STATE_RUNNING, ControlsTotal: 288})
+	if err != nil || state != posture.Running {
+		t.Fatalf("report running: %s, %v", state, err)
+	}
+	race.beforeProgress = func() {
+		if _, err := st.TransitionScan(ctx, id, store.Transition{State: posture.Cancelled, Message: "stopped by bob", At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, err = m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: id, ControlsDone: 10, ControlsTotal: 288})
+	if err != nil || state != posture.Cancelled {
+		t.Fatalf("heartbeat crossing the stop: %s, %v; want cancelled and no error", state, err)
 	}
 }

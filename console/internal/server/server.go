@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,9 @@ type Config struct {
 	GRPCAddr string
 	// HTTPAddr serves the web UI, REST/JSON, /healthz and /metrics.
 	HTTPAddr string
+	// DebugAddr, when set, serves Go's runtime profiles (/debug/pprof/) there, without
+	// authentication: bind it to loopback or an operator-only network.
+	DebugAddr string
 	// HTTPCertFile and HTTPKeyFile, both or neither, make the HTTP listener serve HTTPS
 	// (TLS 1.2 or later) with this PEM certificate chain and key.
 	HTTPCertFile string
@@ -187,6 +191,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer httpLis.Close()
+	var debugLis net.Listener
+	if cfg.DebugAddr != "" {
+		if debugLis, err = listen(cfg.DebugAddr, "--debug-addr"); err != nil {
+			return err
+		}
+		defer debugLis.Close()
+	}
 
 	var natsTLS *tls.Config
 	if cfg.NATSTLS {
@@ -202,7 +213,7 @@ func Run(ctx context.Context, cfg Config) error {
 	b, err := bus.Start(ctx, bus.Config{
 		DataDir: cfg.DataDir, Listen: cfg.NATSAddr, Advertise: cfg.NATSAdvertise, Authority: ca, ExternalURL: cfg.NATSURL,
 		ExternalCredsFile: cfg.NATSCredsFile, ExternalTLS: natsTLS, AccountSeedFile: cfg.NATSAccountSeedFile,
-		Account: cfg.NATSAccount, Replicas: cfg.NATSReplicas, Logger: log.Named("nats"),
+		Account: cfg.NATSAccount, Replicas: cfg.NATSReplicas, KeepJobs: keepJobs(cfg.JobExpiry), Logger: log.Named("nats"),
 	})
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -262,6 +273,12 @@ func Run(ctx context.Context, cfg Config) error {
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(ca.ServerTLSConfig())),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		// Every connection is TLS, whose record buffer already batches reads, and a fleet
+		// holds ten thousand connections that are idle most of the time: without a read
+		// buffer and with write buffers lent from a pool only while writing, each costs
+		// 64 KiB less.
+		grpc.ReadBufferSize(0),
+		grpc.SharedWriteBuffer(true),
 		grpc.ChainUnaryInterceptor(unaryAuth(authn)),
 		grpc.ChainStreamInterceptor(streamAuth(authn)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -294,6 +311,20 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return nil
 	})
+	if debugLis != nil {
+		debugSrv := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			if err := debugSrv.Serve(debugLis); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			return debugSrv.Close()
+		})
+		log.Info("runtime profiles served", zap.String("debug", "http://"+dialable(debugLis.Addr())+"/debug/pprof/"))
+	}
 	g.Go(func() error { return mgr.Run(gctx) })
 	g.Go(func() error { return sessions.Run(gctx) })
 	g.Go(func() error {
@@ -543,4 +574,24 @@ func streamAuth(authn *auth.Authenticator) grpc.StreamServerInterceptor {
 		}
 		return handler(srv, authedStream{ServerStream: ss, ctx: ctx})
 	}
+}
+
+// debugHandler serves Go's runtime profiles under /debug/pprof/.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// keepJobs is how long the jobs stream keeps a job: an hour past the job expiry, after which
+// the console has timed the scan out and the job is useless.
+func keepJobs(jobExpiry time.Duration) time.Duration {
+	if jobExpiry <= 0 {
+		jobExpiry = scans.DefaultJobExpiry
+	}
+	return jobExpiry + time.Hour
 }
