@@ -167,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	// An asynchronous publish not acknowledged within asyncAckTimeout fails, and PublishJobs
 	// publishes it again.
-	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout)); err != nil {
+	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout), jetstream.WithPublishAsyncMaxPending(publishWindow)); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: %w", err)
 	}
@@ -430,7 +430,7 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 }
 
 // publishWindow is how many jobs PublishJobs keeps published but not yet acknowledged.
-const publishWindow = 512
+const publishWindow = 4096
 
 // asyncAckTimeout is how long an asynchronously published job waits for its acknowledgement
 // before it is published again. It is longer than publishAttemptTimeout because the job waits

@@ -64,7 +64,7 @@ func startConsole(t testing.TB, opts consoleOptions) *harness {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- server.Run(ctx, server.Config{
-			DataDir: dir, DatabaseURL: opts.databaseURL, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+			DataDir: dir, DatabaseURL: opts.databaseURL, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", DebugAddr: "127.0.0.1:0",
 			NATSURL: opts.natsURL, NATSTLS: opts.natsTLS, NATSAdvertise: opts.natsAdvertise, ReplicaID: opts.replicaID,
 			HeartbeatInterval: time.Second, HeartbeatTimeout: opts.heartbeatTimeout, JobExpiry: opts.jobExpiry,
 			SweepInterval: 50 * time.Millisecond, BatchSize: opts.batchSize, GRPCOptions: opts.grpcOptions,

@@ -113,6 +113,8 @@ type Manager struct {
 
 	// ingestSlots holds a token per batch being ingested (IngestConcurrency).
 	ingestSlots chan struct{}
+	// touched is when each node's last-seen time was last written, by node id (time.Time).
+	touched sync.Map
 
 	batches *prometheus.CounterVec // by outcome: stored, duplicate, rejected
 	results prometheus.Counter
@@ -216,6 +218,7 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	}
 	now := m.cfg.Now().UTC()
 	groupID := newID("grp")
+	began := time.Now()
 	found, err := m.cfg.Store.FindNodes(ctx, req.Nodes)
 	if err != nil {
 		return "", nil, err
@@ -256,21 +259,49 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 			return "", nil, err
 		}
 	}
+	planned := time.Now()
 	if err := m.cfg.Store.CreateScans(ctx, scans); err != nil {
 		return "", nil, fmt.Errorf("store scans: %w", err)
 	}
+	stored := time.Now()
 	m.counted(posture.Queued, len(scans))
 	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
 		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
-
-	// The node's job consumer was made at enrolment and is checked at every hello; a job
-	// published while it is missing waits in the stream until the node says hello.
-	errs := m.publishJobs(ctx, jobs)
-	out, err := m.recordDispatch(ctx, scans, errs)
+	dispatched, err := m.markDispatched(ctx, scans, now)
 	if err != nil {
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
+
+	// The node's job consumer was made at enrolment and is checked at every hello; a job
+	// published while it is missing waits in the stream until the node says hello.
+	marked := time.Now()
+	errs := m.publishJobs(ctx, jobs)
+	published := time.Now()
+	out, err := m.recordDispatch(ctx, scans, errs, dispatched)
+	if err != nil {
+		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
+	}
+	m.log.Info("scan group dispatched", zap.String("group", groupID), zap.Int("scans", len(scans)),
+		zap.Duration("plan", planned.Sub(began)), zap.Duration("store", stored.Sub(planned)),
+		zap.Duration("mark", marked.Sub(stored)), zap.Duration("publish", published.Sub(marked)),
+		zap.Duration("record", time.Since(published)))
 	return groupID, out, nil
+}
+
+// touchEvery is how often a node's reports refresh its last-seen time in the store; a node
+// counts as connected when seen within 90 s.
+const touchEvery = 15 * time.Second
+
+// touch records that nodeID was seen at now, at most once per touchEvery per replica: every
+// running scan reports every few seconds, and ten thousand of them would otherwise write the
+// node table thousands of times a second to say the same thing.
+func (m *Manager) touch(ctx context.Context, nodeID string, now time.Time) {
+	if last, ok := m.touched.Load(nodeID); ok && now.Sub(last.(time.Time)) < touchEvery && !now.Before(last.(time.Time)) {
+		return
+	}
+	if err := m.cfg.Store.TouchNode(ctx, nodeID, now); err == nil {
+		m.touched.Store(nodeID, now)
+	}
 }
 
 // counted adds n scans reaching state to palisade_scan_transitions_total.
@@ -394,69 +425,69 @@ func (m *Manager) publishJobs(ctx context.Context, jobs []*sensorv1.Job) []error
 }
 
 // recordTimeout bounds recording the outcome of a dispatch. It runs even when the caller has
-// gone away meanwhile, so that no scan whose job was published is left queued unnoticed.
+// gone away meanwhile, so that no scan whose job failed is left dispatched unnoticed.
 const recordTimeout = time.Minute
 
-// recordDispatch marks the scans whose job was published (errs[i] nil) dispatched and the
-// others failed with the reason, a few store calls for all of them, and returns the scans as
-// stored afterwards, in order. A scan whose sensor was quicker and already reported running is
-// left running.
-func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, errs []error) ([]store.Scan, error) {
+// markDispatched moves the new scans from queued to dispatched, in one store call, just before
+// their jobs are published, and returns them as stored, by id. Marking them afterwards would
+// put that write behind the reports of every sensor that took its job meanwhile: with
+// thousands of nodes, the start of a scan then waited seconds for its own sensors.
+func (m *Manager) markDispatched(ctx context.Context, scans []store.NewScan, now time.Time) (map[string]store.Scan, error) {
+	ids := make([]string, len(scans))
+	for i, ns := range scans {
+		ids[i] = ns.ID
+	}
+	got, err := m.cfg.Store.TransitionScans(ctx, ids, store.Transition{State: posture.Dispatched, At: now})
+	if err != nil {
+		return nil, fmt.Errorf("mark %d scans dispatched: %w; they stay queued and time out unless started again", len(ids), err)
+	}
+	byID := make(map[string]store.Scan, len(got))
+	for _, sc := range got {
+		byID[sc.ID] = sc
+		if sc.State == posture.Dispatched {
+			m.counted(posture.Dispatched, 1)
+		}
+	}
+	return byID, nil
+}
+
+// recordDispatch marks the scans whose job could not be published failed with the reason, one
+// store call per reason, and returns every scan in order: as stored after that for the failed
+// ones, as marked dispatched for the others (dispatched is a scan whose job is on the bus, or
+// may be when the server did not confirm it; its node may have reported running since).
+func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, errs []error, dispatched map[string]store.Scan) ([]store.Scan, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := m.cfg.Now().UTC()
-	var published, unconfirmed []string
+	var unconfirmed []string
 	failed := map[string][]string{} // scan ids by failure message
 	var messages []string
 	for i, err := range errs {
-		if err == nil {
-			published = append(published, scans[i].ID)
-			continue
-		}
-		if errors.Is(err, jobs.ErrUnconfirmed) {
+		switch {
+		case err == nil:
+		case errors.Is(err, jobs.ErrUnconfirmed):
 			unconfirmed = append(unconfirmed, scans[i].ID)
-			continue
-		}
-		msg := truncate("dispatch failed: "+err.Error(), maxReasonLen)
-		if _, ok := failed[msg]; !ok {
-			messages = append(messages, msg)
-		}
-		failed[msg] = append(failed[msg], scans[i].ID)
-	}
-	stored := make(map[string]store.Scan, len(scans))
-	if len(published) > 0 {
-		got, err := m.cfg.Store.TransitionScans(ctx, published, store.Transition{State: posture.Dispatched, At: now})
-		if err != nil {
-			return nil, fmt.Errorf("mark %d scans dispatched: %w; their jobs were published, so each scan stays queued until its sensor takes the job or it times out", len(published), err)
-		}
-		for _, sc := range got {
-			stored[sc.ID] = sc
-			if sc.State == posture.Dispatched {
-				m.counted(posture.Dispatched, 1)
+		default:
+			msg := truncate("dispatch failed: "+err.Error(), maxReasonLen)
+			if _, ok := failed[msg]; !ok {
+				messages = append(messages, msg)
 			}
+			failed[msg] = append(failed[msg], scans[i].ID)
 		}
 	}
 	if len(unconfirmed) > 0 {
-		// The job may be in the stream: the scan stays queued, runs if its node takes the job
-		// and times out after the job expiry if it never does.
-		m.log.Warn("the NATS server did not confirm some jobs; their scans stay queued until their node takes the job or it expires",
-			zap.String("group", scans[0].GroupID), zap.Int("scans", len(unconfirmed)), zap.Error(errs[slices.IndexFunc(errs, func(err error) bool { return errors.Is(err, jobs.ErrUnconfirmed) })]))
-		for _, id := range unconfirmed {
-			sc, err := m.cfg.Store.GetScan(ctx, id)
-			if err != nil {
-				return nil, fmt.Errorf("read scan %s: %w", id, err)
-			}
-			stored[id] = sc
-		}
+		first := errs[slices.IndexFunc(errs, func(err error) bool { return errors.Is(err, jobs.ErrUnconfirmed) })]
+		m.log.Warn("the NATS server did not confirm some jobs; their scans stay dispatched until their node takes the job or it expires",
+			zap.String("group", scans[0].GroupID), zap.Int("scans", len(unconfirmed)), zap.Error(first))
 	}
 	for _, msg := range messages {
 		m.log.Warn("dispatch failed", zap.String("group", scans[0].GroupID), zap.Int("scans", len(failed[msg])), zap.String("reason", msg))
 		got, err := m.cfg.Store.TransitionScans(ctx, failed[msg], store.Transition{State: posture.Failed, Message: msg, At: now})
 		if err != nil {
-			return nil, fmt.Errorf("mark %d scans failed (%s): %w; they stay queued until they time out", len(failed[msg]), msg, err)
+			return nil, fmt.Errorf("mark %d scans failed (%s): %w; they stay dispatched until they time out", len(failed[msg]), msg, err)
 		}
 		for _, sc := range got {
-			stored[sc.ID] = sc
+			dispatched[sc.ID] = sc
 			if sc.State == posture.Failed {
 				m.counted(posture.Failed, 1)
 			}
@@ -464,7 +495,7 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 	}
 	out := make([]store.Scan, len(scans))
 	for i, ns := range scans {
-		out[i] = stored[ns.ID]
+		out[i] = dispatched[ns.ID]
 	}
 	return out, nil
 }
@@ -534,7 +565,7 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		return "", err
 	}
 	now := m.cfg.Now().UTC()
-	_ = m.cfg.Store.TouchNode(ctx, nodeID, now)
+	m.touch(ctx, nodeID, now)
 	if sc.State.Terminal() {
 		return sc.State, nil
 	}

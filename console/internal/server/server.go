@@ -122,6 +122,8 @@ type Info struct {
 	// http://<HTTPAddr>.
 	HTTPURL  string
 	NATSURLs []string
+	// DebugAddr is where runtime profiles are served; empty unless Config.DebugAddr is set.
+	DebugAddr string
 	// AdminPassword is set only on the first start, when the admin user is created.
 	AdminPassword string
 	// CLIToken is the local admin API token, also stored in <data-dir>/cli.token.
@@ -259,6 +261,9 @@ func Run(ctx context.Context, cfg Config) error {
 	info := Info{DataDir: cfg.DataDir, GRPCAddr: dialable(grpcLis.Addr()), HTTPAddr: dialable(httpLis.Addr()),
 		NATSURLs: b.URLs(), CAFingerprint: ca.CAFingerprint(), CatalogVersion: cat.Version()}
 	info.HTTPURL = "http://" + info.HTTPAddr
+	if debugLis != nil {
+		info.DebugAddr = dialable(debugLis.Addr())
+	}
 	if httpTLS != nil {
 		info.HTTPURL = "https://" + info.HTTPAddr
 	}
@@ -323,7 +328,7 @@ func Run(ctx context.Context, cfg Config) error {
 			<-gctx.Done()
 			return debugSrv.Close()
 		})
-		log.Info("runtime profiles served", zap.String("debug", "http://"+dialable(debugLis.Addr())+"/debug/pprof/"))
+		log.Info("runtime profiles served", zap.String("debug", "http://"+info.DebugAddr+"/debug/pprof/"))
 	}
 	g.Go(func() error { return mgr.Run(gctx) })
 	g.Go(func() error { return sessions.Run(gctx) })

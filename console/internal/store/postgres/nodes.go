@@ -198,7 +198,7 @@ func (s *Store) UpdateNodeFacts(ctx context.Context, id string, facts store.Node
 
 // TouchNode sets LastSeenAt.
 func (s *Store) TouchNode(ctx context.Context, id string, seenAt time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE nodes SET last_seen_at = $1 WHERE id = $2`, nanos(seenAt), id)
+	tag, err := s.liveness.Exec(ctx, `UPDATE nodes SET last_seen_at = $1 WHERE id = $2`, nanos(seenAt), id)
 	if err != nil {
 		return fmt.Errorf("touch node %q: %w", id, err)
 	}

@@ -79,7 +79,15 @@ type Config struct {
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// liveness is a small pool of its own for the writes that only say a node or a scan is
+	// alive (TouchNode, RecordProgress): ten thousand sensors send a few of them a second.
+	// They commit without waiting for the WAL flush (a crash loses at most the last few,
+	// which the next heartbeat rewrites) and never wait for a connection behind ingest.
+	liveness *pgxpool.Pool
 }
+
+// livenessConns is the size of the liveness pool.
+const livenessConns = 2
 
 var _ store.Store = (*Store)(nil)
 
@@ -119,9 +127,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
 	}
+	lc := pc.Copy()
+	lc.MaxConns, lc.MinConns = livenessConns, 0
+	if lc.ConnConfig.RuntimeParams == nil {
+		lc.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	lc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	lc.AfterConnect = nil
+	liveness, err := pgxpool.NewWithConfig(ctx, lc)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
+	}
 	log.Info("postgres store open", zap.String(logFieldHost, fmt.Sprintf("%s:%d", pc.ConnConfig.Host, pc.ConnConfig.Port)),
 		zap.String(logFieldDatabase, pc.ConnConfig.Database))
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, liveness: liveness}, nil
 }
 
 // migrate applies the embedded migrations that the schema has not seen yet. A connection of its
@@ -165,6 +185,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *zap.Logger) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.liveness.Close()
 	s.pool.Close()
 	return nil
 }

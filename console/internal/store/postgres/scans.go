@@ -365,7 +365,7 @@ func inOrder(ids []string, scans []store.Scan) ([]store.Scan, error) {
 // RecordProgress stores progress and the heartbeat of a running scan; a scan in another state
 // is store.ErrBadTransition. The common case, a running scan, takes one statement.
 func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE scans SET controls_done = $1, controls_total = $2, last_heartbeat_at = $3
+	tag, err := s.liveness.Exec(ctx, `UPDATE scans SET controls_done = $1, controls_total = $2, last_heartbeat_at = $3
 		WHERE id = $4 AND state = $5`, done, total, nanos(at), id, string(posture.Running))
 	if err != nil {
 		return fmt.Errorf("record progress of scan %s: %w", id, err)
