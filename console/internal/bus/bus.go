@@ -430,7 +430,7 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 }
 
 // publishWindow is how many jobs PublishJobs keeps published but not yet acknowledged.
-const publishWindow = 4096
+const publishWindow = 512
 
 // asyncAckTimeout is how long an asynchronously published job waits for its acknowledgement
 // before it is published again. It is longer than publishAttemptTimeout because the job waits
