@@ -19,7 +19,8 @@
 # CONCURRENCY (parallel connects, default 64), BIN (binaries, default ./bin), SKIP_BUILD=1 to use
 # the binaries already in BIN, DATABASE_URL (passed to the console when it supports
 # --database-url), DEBUG_ADDR (serve the console's runtime profiles there, for example
-# 127.0.0.1:6061), KEEP=1 to keep the temporary directory.
+# 127.0.0.1:6061), CONSOLE_GOMEMLIMIT (the console's soft memory limit, for example 1300MiB;
+# the load generator keeps none), KEEP=1 to keep the temporary directory.
 set -euo pipefail
 
 BIN=${BIN:-./bin}
@@ -80,7 +81,12 @@ if [ -n "${DATABASE_URL:-}" ]; then
     echo "DATABASE_URL is set but this console has no --database-url flag yet; measuring SQLite"
   fi
 fi
-"$console" "${serve_args[@]}" >"$work/console.out" 2>"$work/console.log" &
+if [ -n "${CONSOLE_GOMEMLIMIT:-}" ]; then
+  echo "console soft memory limit (GOMEMLIMIT): $CONSOLE_GOMEMLIMIT"
+  GOMEMLIMIT=$CONSOLE_GOMEMLIMIT "$console" "${serve_args[@]}" >"$work/console.out" 2>"$work/console.log" &
+else
+  "$console" "${serve_args[@]}" >"$work/console.out" 2>"$work/console.log" &
+fi
 console_pid=$!
 for _ in $(seq 1 300); do
   [ -s "$data/console.json" ] && break

@@ -587,7 +587,9 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 			st.Settle(nodeID, sc.ID)
 		}
 	}
+	started := false
 	if next != "" && next != sc.State {
+		started = next == posture.Running
 		sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
 		if errors.Is(err, store.ErrBadTransition) {
 			cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
@@ -605,7 +607,11 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 			return sc.State, nil
 		}
 	}
-	if sc.State == posture.Running {
+	// A scan that has just started has done nothing yet; its start time stands in for a
+	// heartbeat and it was stored with its control count, so there is nothing to write unless
+	// the node counts otherwise. At the start of a large scan every node reports at once.
+	nothingNew := started && req.GetControlsDone() == 0 && (req.GetControlsTotal() == 0 || int(req.GetControlsTotal()) == sc.ControlsTotal)
+	if sc.State == posture.Running && !nothingNew {
 		err := m.cfg.Store.RecordProgress(ctx, sc.ID, int(req.GetControlsDone()), int(req.GetControlsTotal()), now)
 		if errors.Is(err, store.ErrBadTransition) {
 			// The scan ended meanwhile (its final batch, a stop, a timeout): a heartbeat that
