@@ -29,7 +29,7 @@ func main() {
 
 func rootCmd() *cobra.Command {
 	root := &cobra.Command{Use: "palisade-console", Short: "Palisade compliance-posture console", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(serveCmd(), apitokenCmd())
+	root.AddCommand(serveCmd(), apitokenCmd(), cli.NewNATSAccountsCommand())
 	cli.AddClientCommands(root)
 	return root
 }

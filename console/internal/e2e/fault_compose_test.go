@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +18,15 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"gopkg.in/yaml.v3"
 
+	"github.com/palisadehq/palisade/console/internal/bus"
 	"github.com/palisadehq/palisade/console/internal/pki"
+	"github.com/palisadehq/palisade/pkg/enrolment"
 	"github.com/palisadehq/palisade/pkg/jobs"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
 // composeDir is the docker compose deployment of the fault tests' topology.
@@ -85,8 +91,10 @@ func flagValues(t *testing.T, service string, args []string, known map[string]bo
 // TestComposeReplicasOnPostgresAndNATSCluster checks deploy/compose: the file parses, runs two
 // console replicas with the console's real flags on one PostgreSQL database and a three-server
 // NATS cluster, every long-running service has a healthcheck and every volume is declared.
-// Then it runs the certificate script and starts a NATS server from nats.conf with what the
-// script made, and connects to it as the console does.
+// The nats-accounts service writes the NATS accounts where the servers and consoles mount
+// them. Then it runs the certificate script and `nats-accounts`' WriteAccounts and starts a
+// NATS server from nats.conf with what they made, and connects to it as the console and a
+// node do.
 func TestComposeReplicasOnPostgresAndNATSCluster(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(composeDir, "compose.yaml"))
 	if err != nil {
@@ -101,7 +109,7 @@ func TestComposeReplicasOnPostgresAndNATSCluster(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	want := []string{"console-a", "console-b", "lb", "nats-1", "nats-2", "nats-3", "pki-init", "postgres"}
+	want := []string{"console-a", "console-b", "lb", "nats-1", "nats-2", "nats-3", "nats-accounts", "pki-init", "postgres"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v; want %v", names, want)
 	}
@@ -110,7 +118,7 @@ func TestComposeReplicasOnPostgresAndNATSCluster(t *testing.T) {
 	}
 	for _, name := range names {
 		s := cf.Services[name]
-		if name != "pki-init" && (s.Healthcheck == nil || len(s.Healthcheck.Test) == 0) {
+		if name != "pki-init" && name != "nats-accounts" && (s.Healthcheck == nil || len(s.Healthcheck.Test) == 0) {
 			t.Errorf("%s has no healthcheck", name)
 		}
 		for dep := range s.DependsOn {
@@ -153,10 +161,17 @@ func TestComposeReplicasOnPostgresAndNATSCluster(t *testing.T) {
 		if _, ok := f["nats-tls"]; !ok {
 			t.Errorf("%s connects to NATS without --nats-tls", name)
 		}
+		if got := f["nats-account-seed-file"]; len(got) != 1 || got[0] != composeAccountsMount+"/"+bus.AccountSeedFile {
+			t.Errorf("%s --nats-account-seed-file %v; want %s/%s, the account seed from the nats-accounts volume", name, got, composeAccountsMount, bus.AccountSeedFile)
+		}
+		if !slices.Contains(s.Volumes, "nats-accounts:"+composeAccountsMount+":ro") {
+			t.Errorf("%s volumes %v; want nats-accounts read-only at %s", name, s.Volumes, composeAccountsMount)
+		}
 		if s.Environment["PGPASSWORD"] == "" {
 			t.Errorf("%s has no PGPASSWORD for the database", name)
 		}
 	}
+	checkComposeNATSAccounts(t, cf)
 	if len(replicaIDs) != 2 || replicaIDs[0] == replicaIDs[1] {
 		t.Errorf("replica ids %v; want two different ones", replicaIDs)
 	}
@@ -176,9 +191,47 @@ func TestComposeReplicasOnPostgresAndNATSCluster(t *testing.T) {
 	checkComposePKIAndNATS(t)
 }
 
+// Where the compose file mounts the nats-accounts volume: in the consoles (and the one-shot
+// service that writes it), and in the NATS servers, beside their nats.conf.
+const (
+	composeAccountsMount     = "/nats-accounts"
+	composeNATSConfDir       = "/etc/nats"
+	composeNATSAccountsMount = composeNATSConfDir + "/accounts"
+)
+
+// checkComposeNATSAccounts checks the nats-accounts service: it runs the console image's
+// `nats-accounts` into its volume before the NATS servers and the consoles start, and the
+// servers mount that volume where nats.conf includes accounts.conf from.
+func checkComposeNATSAccounts(t *testing.T, cf composeFile) {
+	t.Helper()
+	s := cf.Services["nats-accounts"]
+	if s.Image != cf.Services["console-a"].Image || s.Image == "" {
+		t.Errorf("nats-accounts image %q; want the console image %q", s.Image, cf.Services["console-a"].Image)
+	}
+	if want := []string{"nats-accounts", "--dir", composeAccountsMount}; !slices.Equal(s.Command, want) {
+		t.Errorf("nats-accounts command %v; want %v", s.Command, want)
+	}
+	if want := []string{"nats-accounts:" + composeAccountsMount}; !slices.Equal(s.Volumes, want) {
+		t.Errorf("nats-accounts volumes %v; want %v", s.Volumes, want)
+	}
+	for _, name := range []string{"nats-1", "nats-2", "nats-3", "console-a", "console-b"} {
+		if dep, ok := cf.Services[name].DependsOn["nats-accounts"]; !ok || dep.Condition != "service_completed_successfully" {
+			t.Errorf("%s does not wait for nats-accounts to complete (%+v)", name, cf.Services[name].DependsOn)
+		}
+	}
+	for _, name := range []string{"nats-1", "nats-2", "nats-3"} {
+		v := cf.Services[name].Volumes
+		if !slices.Contains(v, "./nats.conf:"+composeNATSConfDir+"/nats.conf:ro") || !slices.Contains(v, "nats-accounts:"+composeNATSAccountsMount+":ro") {
+			t.Errorf("%s volumes %v; want nats.conf in %s and nats-accounts read-only at %s", name, v, composeNATSConfDir, composeNATSAccountsMount)
+		}
+	}
+}
+
 // checkComposePKIAndNATS runs pki-init.sh into temporary directories, checks that a console
-// accepts the CA it made and that the NATS certificate names every server, then starts a NATS
-// server from nats.conf with those files and connects to it with a console client certificate.
+// accepts the CA it made and that the NATS certificate names every server, writes the NATS
+// accounts as the nats-accounts service does, then starts a NATS server from nats.conf laid
+// out as in its container and connects to it as the console (operator mode, with the account
+// seed) and as a node with the credentials the console issued.
 func checkComposePKIAndNATS(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("openssl is not installed; skipping the certificate script")
@@ -219,13 +272,21 @@ func checkComposePKIAndNATS(t *testing.T) {
 		}
 	}
 
+	// A directory laid out like /etc/nats in the NATS containers: nats.conf with the
+	// nats-accounts volume beside it.
+	etcNATS := filepath.Join(dir, "etc-nats")
+	accountsDir := filepath.Join(etcNATS, strings.TrimPrefix(composeNATSAccountsMount, composeNATSConfDir+"/"))
+	acc, err := bus.WriteAccounts(accountsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf, err := os.ReadFile(filepath.Join(composeDir, "nats.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	local := strings.ReplaceAll(string(conf), `"/nats-tls/`, `"`+natsTLS+`/`)
 	local = strings.ReplaceAll(local, `store_dir: "/data"`, `store_dir: "`+filepath.Join(dir, "js")+`"`)
-	confPath := filepath.Join(dir, "nats.conf")
+	confPath := filepath.Join(etcNATS, "nats.conf")
 	if err := os.WriteFile(confPath, []byte(local), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +298,10 @@ func checkComposePKIAndNATS(t *testing.T) {
 	if opts.ServerName != "nats-1" || !opts.JetStream || opts.TLSConfig == nil || opts.TLSConfig.ClientAuth != tls.RequireAndVerifyClientCert || opts.Cluster.Name != "palisade" || len(opts.Routes) != 3 || opts.MaxPayload < jobs.MaxJobBytes {
 		t.Fatalf("nats.conf: server %q, JetStream %v, TLS verify %v, cluster %q with %d routes, max payload %d; want nats-1, JetStream, verified client certificates, cluster palisade with 3 routes, at least %d",
 			opts.ServerName, opts.JetStream, opts.TLSConfig != nil && opts.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert, opts.Cluster.Name, len(opts.Routes), opts.MaxPayload, jobs.MaxJobBytes)
+	}
+	if len(opts.TrustedOperators) != 1 || opts.TrustedOperators[0].Subject != acc.Operator || opts.SystemAccount != acc.SystemAccount {
+		t.Fatalf("nats.conf: %d trusted operators, system account %q; want the operator %s and system account %s from %s",
+			len(opts.TrustedOperators), opts.SystemAccount, acc.Operator, acc.SystemAccount, acc.ConfigFile)
 	}
 	// One server on free ports, without its peers.
 	opts.Host, opts.Port, opts.HTTPPort, opts.NoSigs = "127.0.0.1", natsserver.RANDOM_PORT, natsserver.RANDOM_PORT, true
@@ -257,19 +322,133 @@ func checkComposePKIAndNATS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.CAPool(), Certificates: []tls.Certificate{clientCert}}))
-	if err != nil {
-		t.Fatalf("connect to the NATS server from nats.conf with a console certificate: %v", err)
+	consoleTLS := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.CAPool(), Certificates: []tls.Certificate{clientCert}}
+	if nc, err := nats.Connect(srv.ClientURL(), nats.Secure(consoleTLS)); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("connect to the NATS server from nats.conf with a certificate and no credentials: %v; want %v", err, nats.ErrAuthorization)
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	if nc, err := nats.Connect(srv.ClientURL(), nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.CAPool()})); err == nil {
+		nc.Close()
+		t.Fatal("the NATS server from nats.conf admitted a client without a certificate")
+	}
+
+	// The console as compose runs it: --nats-tls and the account seed from the volume.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := bus.Start(ctx, bus.Config{
+		ExternalURL:     srv.ClientURL(),
+		ExternalTLS:     consoleTLS,
+		AccountSeedFile: filepath.Join(accountsDir, bus.AccountSeedFile),
+		Logger:          zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	})
+	if err != nil {
+		t.Fatalf("the console on the NATS server from nats.conf: %v", err)
+	}
+	defer b.Close()
+	js, err := jetstream.New(b.Conn())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.AccountInfo(context.Background()); err != nil {
-		t.Fatalf("JetStream on the NATS server from nats.conf: %v", err)
+	info, err := js.AccountInfo(ctx)
+	if err != nil {
+		t.Fatalf("JetStream of the Palisade account: %v", err)
 	}
-	if _, err := nats.Connect(srv.ClientURL(), nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.CAPool()})); err == nil {
-		t.Fatal("the NATS server from nats.conf admitted a client without a certificate")
+	if l := info.Limits; l.MaxMemory != -1 || l.MaxStore != -1 || l.MaxStreams != -1 || l.MaxConsumers != -1 || info.Streams != 1 {
+		t.Errorf("JetStream of the Palisade account: limits %+v, %d streams; want memory, disk, streams and consumers unlimited, the jobs stream", l, info.Streams)
 	}
+	for _, id := range []string{"node-1", "node-2"} {
+		if err := b.EnsureNode(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.PublishJob(ctx, &sensorv1.Job{ScanId: "scan-" + id, NodeId: id, BenchmarkIds: []string{"cis-linux"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// node-1 with its certificate and the credentials the console issued takes its job, and
+	// may not subscribe to node-2's.
+	nodeTLS, notAfter := composeNodeTLS(t, ca, "node-1")
+	creds, err := b.NodeCredentials("node-1", notAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsOpt, err := jobs.Credentials(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	nc, err := nats.Connect(srv.ClientURL(), nats.Secure(nodeTLS), credsOpt,
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	if err != nil {
+		t.Fatalf("node-1 with its credentials: %v", err)
+	}
+	defer nc.Close()
+	got := make(chan string, 4)
+	sub, err := jobs.Subscribe(ctx, nc, "node-1", func(j *sensorv1.Job, ack func() error) {
+		if err := ack(); err != nil {
+			t.Errorf("ack %s: %v", j.GetScanId(), err)
+		}
+		got <- j.GetScanId()
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	select {
+	case id := <-got:
+		if id != "scan-node-1" {
+			t.Errorf("node-1 received %s; want scan-node-1", id)
+		}
+	case <-ctx.Done():
+		t.Fatal("node-1 received no job")
+	}
+	if _, err := nc.SubscribeSync(jobs.DeliverSubject("node-2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `"`+jobs.DeliverSubject("node-2")+`"`) {
+			t.Errorf("node-1 subscribing to node-2's jobs: %v; want a permissions violation", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("node-1 subscribed to node-2's jobs without a permissions violation")
+	}
+	select {
+	case id := <-got:
+		t.Errorf("node-1 received %s besides its own job", id)
+	default:
+	}
+}
+
+// composeNodeTLS enrols nodeID with the CA as a sensor does and returns its mTLS
+// configuration and the certificate's expiry.
+func composeNodeTLS(t *testing.T, ca *pki.Authority, nodeID string) (*tls.Config, time.Time) {
+	t.Helper()
+	key, csr, err := enrolment.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := ca.SignNode(csr, nodeID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(certPEM)
+	if blk == nil {
+		t.Fatal("the node certificate holds no PEM block")
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := enrolment.State{NodeID: nodeID, Key: key, CertPEM: certPEM, CAPEM: ca.CACertPEM()}
+	cfg, err := st.ClientTLSConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, cert.NotAfter
 }
