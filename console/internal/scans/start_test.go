@@ -307,3 +307,43 @@ func TestHeartbeatCrossingTheEnd(t *testing.T) {
 		t.Fatalf("heartbeat crossing the stop: %s, %v; want cancelled and no error", state, err)
 	}
 }
+
+// settlingDispatcher records the jobs it is asked to settle, as node/scan.
+type settlingDispatcher struct {
+	bulkDispatcher
+	settled []string
+}
+
+func (d *settlingDispatcher) Settle(nodeID, scanID string) {
+	d.settled = append(d.settled, nodeID+"/"+scanID)
+}
+
+// TestStateReportsSettleTheJob: a node's report that a scan runs, failed or was cancelled
+// means it took the job, which the bus may then drop; a heartbeat settles nothing new.
+func TestStateReportsSettleTheJob(t *testing.T) {
+	d := &settlingDispatcher{}
+	m, _, _ := startFixture(t, d)
+	ctx := context.Background()
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1", "n2"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := started[0].ID, started[1].ID
+	for _, r := range []struct {
+		node, scan string
+		state      sensorv1.ScanState
+		want       posture.ScanState
+	}{
+		{"n1", s1, sensorv1.ScanState_SCAN_STATE_RUNNING, posture.Running},
+		{"n1", s1, sensorv1.ScanState_SCAN_STATE_UNSPECIFIED, posture.Running},
+		{"n2", s2, sensorv1.ScanState_SCAN_STATE_FAILED, posture.Failed},
+	} {
+		got, err := m.Update(ctx, r.node, &sensorv1.UpdateScanRequest{ScanId: r.scan, State: r.state, ControlsTotal: 288})
+		if err != nil || got != r.want {
+			t.Fatalf("%s reports %s on %s: %s, %v; want %s", r.node, r.state, r.scan, got, err, r.want)
+		}
+	}
+	if want := []string{"n1/" + s1, "n2/" + s2}; !slices.Equal(d.settled, want) {
+		t.Fatalf("settled %v, want %v", d.settled, want)
+	}
+}
