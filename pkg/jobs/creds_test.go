@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nkeys"
+
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
 func TestCredentials(t *testing.T) {
@@ -42,28 +44,21 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
-func TestAckedMemoryIsBounded(t *testing.T) {
-	s := &Subscription{acked: make(map[string]struct{})}
-	for i := range ackedMemory + 2 {
-		s.rememberAcked(fmt.Sprintf("scan-%d", i))
+func TestTakenMemoryIsBounded(t *testing.T) {
+	var handled int
+	s := &Subscription{taken: make(map[string]struct{}), onJob: func(*sensorv1.Job) { handled++ }}
+	for i := range takenMemory + 2 {
+		s.handleJob(&sensorv1.Job{ScanId: fmt.Sprintf("scan-%d", i), NodeId: "n1"})
 	}
-	s.rememberAcked("scan-5") // already remembered: no second entry
-	tests := []struct {
-		scan string
-		want bool
-	}{
-		{"scan-0", false},
-		{"scan-1", false},
-		{"scan-2", true},
-		{fmt.Sprintf("scan-%d", ackedMemory+1), true},
-		{"never", false},
+	s.handleJob(&sensorv1.Job{ScanId: "scan-5", NodeId: "n1"}) // remembered: not handled again
+	if handled != takenMemory+2 {
+		t.Fatalf("handled %d jobs, want %d", handled, takenMemory+2)
 	}
-	for _, tt := range tests {
-		if got := s.wasAcked(tt.scan); got != tt.want {
-			t.Errorf("wasAcked(%s) = %v, want %v", tt.scan, got, tt.want)
-		}
+	s.handleJob(&sensorv1.Job{ScanId: "scan-0", NodeId: "n1"}) // forgotten: handled again
+	if handled != takenMemory+3 {
+		t.Fatalf("handled %d jobs, want %d: the oldest scan id should have been forgotten", handled, takenMemory+3)
 	}
-	if len(s.acked) != ackedMemory || len(s.ackedOrder) != ackedMemory || !slices.Equal(s.ackedOrder[:1], []string{"scan-2"}) {
-		t.Errorf("remembers %d ids (%d in order, oldest %v), want %d", len(s.acked), len(s.ackedOrder), s.ackedOrder[:1], ackedMemory)
+	if len(s.taken) != takenMemory || len(s.takenOrder) != takenMemory || !slices.Equal(s.takenOrder[:1], []string{"scan-3"}) {
+		t.Errorf("remembers %d ids (%d in order, oldest %v), want %d with scan-3 oldest", len(s.taken), len(s.takenOrder), s.takenOrder[:1], takenMemory)
 	}
 }

@@ -1,14 +1,15 @@
-// Package jobs names the NATS subjects, stream and consumers that carry scan jobs and control
-// commands from the console to the nodes, and holds the node side of that bus: Subscribe takes
-// jobs from the node's JetStream push consumer and commands from its control subject with
-// plain core NATS subscriptions, so a node needs no JetStream API permissions at all.
+// Package jobs names the NATS subjects and stream that carry scan jobs and control commands
+// from the console to the nodes, and holds the node side of that bus: Subscribe takes jobs and
+// commands with plain core NATS subscriptions, so a node needs no JetStream permissions and
+// publishes nothing at all.
 //
 // Layout:
 //
-//	palisade.jobs.<node>     jobs, stored in stream PALISADE_JOBS (console publishes)
-//	palisade.deliver.<node>  where the durable push consumer node-<node> delivers them
+//	palisade.jobs.<node>     jobs: the console publishes each into stream PALISADE_JOBS, which
+//	                         keeps it until the node reports on its scan; a subscribed node
+//	                         receives it as it is published, and the console hands the stored
+//	                         ones to a node again in its answer to the node's hello
 //	palisade.control.<node>  commands such as stop (core NATS, not stored)
-//	$JS.ACK.PALISADE_JOBS.node-<node>.>  the acknowledgements the node publishes
 package jobs
 
 import (
@@ -18,7 +19,7 @@ import (
 )
 
 // ErrUnconfirmed marks a job whose publication the server never confirmed: it may be stored
-// and delivered, or not. A scan whose job is unconfirmed stays queued, so that it runs if the
+// and delivered, or not. A scan whose job is unconfirmed stays dispatched, so that it runs if the
 // job arrives and times out when it does not.
 var ErrUnconfirmed = errors.New("the NATS server did not confirm the job; it may still be delivered")
 
@@ -29,10 +30,8 @@ const (
 	// StreamSubjects is the subject filter of the stream.
 	StreamSubjects = "palisade.jobs.>"
 
-	jobPrefix      = "palisade.jobs."
-	controlPrefix  = "palisade.control."
-	deliverPrefix  = "palisade.deliver."
-	consumerPrefix = "node-"
+	jobPrefix     = "palisade.jobs."
+	controlPrefix = "palisade.control."
 )
 
 // Size limits. The embedded server's maximum payload is MaxJobBytes, so a job may carry a large
@@ -47,18 +46,6 @@ func JobSubject(node string) string { return jobPrefix + node }
 
 // ControlSubject is the subject the console publishes node's commands on.
 func ControlSubject(node string) string { return controlPrefix + node }
-
-// DeliverSubject is where node's push consumer delivers its jobs.
-func DeliverSubject(node string) string { return deliverPrefix + node }
-
-// ConsumerName is the name of node's durable consumer on the jobs stream.
-func ConsumerName(node string) string { return consumerPrefix + node }
-
-// AckSubjects is the subject pattern of the acknowledgements node publishes for its jobs: the
-// only thing a node may publish on the bus.
-func AckSubjects(node string) string {
-	return "$JS.ACK." + StreamName + "." + ConsumerName(node) + ".>"
-}
 
 // ValidateNodeID checks that node is a safe subject token (see enrolment.ValidateNodeID).
 func ValidateNodeID(node string) error { return enrolment.ValidateNodeID(node) }

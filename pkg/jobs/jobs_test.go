@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +18,6 @@ func TestNames(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{JobSubject("n1"), "palisade.jobs.n1"},
 		{ControlSubject("n1"), "palisade.control.n1"},
-		{DeliverSubject("n1"), "palisade.deliver.n1"},
-		{ConsumerName("n1"), "node-n1"},
-		{AckSubjects("n1"), "$JS.ACK.PALISADE_JOBS.node-n1.>"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -87,20 +85,53 @@ func TestHandleCommand(t *testing.T) {
 	}
 }
 
-func TestHandleJobIgnoresForeignMessages(t *testing.T) {
-	called := 0
-	s := &Subscription{nodeID: "n1", o: options{log: zap.NewNop(), maxJobBytes: MaxJobBytes}, onJob: func(*sensorv1.Job, func() error) { called++ }}
-	valid := mustMarshal(t, &sensorv1.Job{ScanId: "s1", NodeId: "n1"})
-	status := &nats.Msg{Subject: DeliverSubject("n1"), Header: nats.Header{"Status": []string{"100"}}}
-	s.handleJob(status)
-	s.handleJob(&nats.Msg{Subject: DeliverSubject("n1"), Data: valid})                                        // no reply: not from JetStream
-	s.handleJob(&nats.Msg{Subject: DeliverSubject("n1"), Data: valid, Reply: "_INBOX.x"})                     // reply is not an ack subject
-	s.handleJob(&nats.Msg{Subject: DeliverSubject("n1"), Data: []byte{0xff}, Reply: "$JS.ACK.PALISADE_JOBS"}) // malformed, cannot even be terminated here
-	if called != 0 {
-		t.Errorf("job handler called %d times, want 0", called)
+// TestEachScanOnce: a scan's job reaches the handler once, whether it arrives live, again in
+// a hello's pending jobs, or published twice; a pending job for another node or without scan
+// id is dropped, and Deliver after Close reports the subscription ended.
+func TestEachScanOnce(t *testing.T) {
+	s := &Subscription{
+		nodeID: "n1", o: options{log: zap.NewNop(), maxJobBytes: MaxJobBytes},
+		pending: make(chan *sensorv1.Job, handlerQueue), stop: make(chan struct{}), taken: map[string]struct{}{},
 	}
-	s.handleJob(&nats.Msg{Subject: DeliverSubject("n1"), Data: valid, Reply: "$JS.ACK.PALISADE_JOBS.node-n1.1.1.1.1.0"})
-	if called != 1 {
-		t.Errorf("job handler called %d times, want 1", called)
+	got := make(chan string, 16)
+	s.onJob = func(j *sensorv1.Job) { got <- j.GetScanId() }
+	msgs := make(chan *nats.Msg, 16)
+	done := make(chan struct{})
+	go func() { defer close(done); s.jobLoop(msgs) }()
+
+	msgs <- &nats.Msg{Subject: JobSubject("n1"), Data: mustMarshal(t, &sensorv1.Job{ScanId: "s1", NodeId: "n1"}), Reply: "_INBOX.console.1"}
+	msgs <- &nats.Msg{Subject: JobSubject("n1"), Data: []byte{0xff}}
+	msgs <- &nats.Msg{Subject: JobSubject("n1"), Data: mustMarshal(t, &sensorv1.Job{ScanId: "s1", NodeId: "n1"})}
+	for _, j := range []*sensorv1.Job{
+		{ScanId: "s1", NodeId: "n1"}, // live already
+		{ScanId: "s2", NodeId: "n2"}, // not ours
+		{NodeId: "n1"},               // no scan
+		{ScanId: "s3", NodeId: "n1"},
+		{ScanId: "s3", NodeId: "n1"},
+	} {
+		if !s.Deliver(j) {
+			t.Fatal("Deliver refused a job on a running subscription")
+		}
+	}
+	msgs <- &nats.Msg{Subject: JobSubject("n1"), Data: mustMarshal(t, &sensorv1.Job{ScanId: "s4", NodeId: "n1"})}
+	var order []string
+	for range 3 {
+		select {
+		case id := <-got:
+			order = append(order, id)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handled %v, then nothing", order)
+		}
+	}
+	s.shutdown()
+	<-done
+	// Live messages and delivered jobs come through two channels: their order between the
+	// two is not fixed.
+	slices.Sort(order)
+	if strings.Join(order, ",") != "s1,s3,s4" || len(got) != 0 {
+		t.Fatalf("handled %v and %d more; want s1,s3,s4 once each", order, len(got))
+	}
+	if s.Deliver(&sensorv1.Job{ScanId: "s5", NodeId: "n1"}) {
+		t.Fatal("Deliver accepted a job after the subscription ended")
 	}
 }

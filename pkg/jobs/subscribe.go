@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,13 +24,13 @@ const (
 )
 
 // handlerQueue is how many messages wait for a handler before the client drops more as a
-// slow consumer; a dropped job comes back after the consumer's ack wait.
+// slow consumer; a dropped job comes back with the node's next hello.
 const handlerQueue = 64
 
-// ackedMemory is how many acknowledged scan ids a subscription remembers to drop a job
-// JetStream delivers again because the acknowledgement was lost (the node's server went away
-// between the two, for example).
-const ackedMemory = 4096
+// takenMemory is how many scan ids a subscription remembers to hand each scan's job to the
+// handler once: a job arrives live on the node's subject and again in a hello's pending jobs
+// until the node reports on the scan.
+const takenMemory = 4096
 
 // flushTimeout bounds the round trip that confirms the subscriptions reached the server.
 const flushTimeout = 10 * time.Second
@@ -50,10 +49,8 @@ func WithLogger(l *zap.Logger) Option { return func(o *options) { o.log = l } }
 // WithMaxJobBytes lowers the largest job accepted (MaxJobBytes by default).
 func WithMaxJobBytes(n int) Option { return func(o *options) { o.maxJobBytes = n } }
 
-// JobHandler receives a job addressed to this node. ack tells JetStream the job was taken so it
-// is not delivered again; a job not acked within the consumer's ack wait comes back. ack is
-// safe to call from any goroutine, once.
-type JobHandler func(job *sensorv1.Job, ack func() error)
+// JobHandler receives a job addressed to this node, once per scan.
+type JobHandler func(job *sensorv1.Job)
 
 // CommandHandler receives a command addressed to this node.
 type CommandHandler func(cmd *sensorv1.Command)
@@ -67,12 +64,13 @@ type Subscription struct {
 
 	jobSub *nats.Subscription
 	cmdSub *nats.Subscription
+	// pending carries jobs handed in by Deliver to the job loop.
+	pending chan *sensorv1.Job
 
-	// ackedMu guards acked and ackedOrder: the scan ids whose jobs this subscription
-	// acknowledged, oldest first, at most ackedMemory.
-	ackedMu    sync.Mutex
-	acked      map[string]struct{}
-	ackedOrder []string
+	// taken and takenOrder, used by the job loop only, are the scan ids whose job went to
+	// onJob, oldest first, at most takenMemory.
+	taken      map[string]struct{}
+	takenOrder []string
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -80,20 +78,19 @@ type Subscription struct {
 	wg sync.WaitGroup
 }
 
-// Subscribe takes nodeID's jobs from its push consumer's deliver subject and its commands from
-// its control subject, using core NATS subscriptions only. Each handler runs on its own
-// goroutine, one message at a time, so a slow onJob does not hold up a stop command; handlers
-// should hand long work to another goroutine. onCommand may be nil to ignore commands.
+// Subscribe takes nodeID's jobs from its job subject, where the console publishes them into
+// the jobs stream, and its commands from its control subject, with core NATS subscriptions:
+// a node needs no JetStream permissions. Jobs published while the node was not subscribed
+// reach it through Deliver, from the console's answer to its hello. Each handler runs on its
+// own goroutine, one message at a time, so a slow onJob does not hold up a stop command;
+// handlers should hand long work to another goroutine. onCommand may be nil to ignore
+// commands.
 //
-// A job whose scan this subscription already acknowledged is acknowledged again and not
-// handed to onJob: JetStream delivers a job again when an acknowledgement is lost, for example
-// when the node's NATS server goes away, and the node must not run a scan twice.
-//
-// Messages that cannot be jobs for this node (oversized, not a valid Job, addressed to another
-// node, or without scan id) are logged and terminated (+TERM) so JetStream never delivers them
-// again; a malformed command is logged and dropped. Expiry is left to the handler, which can
-// report an expired job to the console. The subscription ends when ctx ends or Close is
-// called.
+// Each scan's job goes to onJob once, however often it arrives (live and in a hello, or
+// published twice). Messages that cannot be jobs for this node (oversized, not a valid Job,
+// addressed to another node, or without scan id) and malformed commands are logged and
+// dropped. Expiry is left to the handler, which can report an expired job to the console. The
+// subscription ends when ctx ends or Close is called.
 func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandler, onCommand CommandHandler, opts ...Option) (*Subscription, error) {
 	if err := ValidateNodeID(nodeID); err != nil {
 		return nil, fmt.Errorf("subscribe to jobs: %w", err)
@@ -109,8 +106,9 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 		o:         options{log: zap.NewNop(), maxJobBytes: MaxJobBytes},
 		onJob:     onJob,
 		onCommand: onCommand,
+		pending:   make(chan *sensorv1.Job, handlerQueue),
 		stop:      make(chan struct{}),
-		acked:     make(map[string]struct{}),
+		taken:     make(map[string]struct{}),
 	}
 	for _, opt := range opts {
 		opt(&s.o)
@@ -119,8 +117,8 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 
 	jobCh := make(chan *nats.Msg, handlerQueue)
 	var err error
-	if s.jobSub, err = nc.ChanSubscribe(DeliverSubject(nodeID), jobCh); err != nil {
-		return nil, fmt.Errorf("subscribe to %s: %w", DeliverSubject(nodeID), err)
+	if s.jobSub, err = nc.ChanSubscribe(JobSubject(nodeID), jobCh); err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", JobSubject(nodeID), err)
 	}
 	var cmdCh chan *nats.Msg
 	if onCommand != nil {
@@ -140,13 +138,20 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.loop(jobCh, s.handleJob)
+		s.jobLoop(jobCh)
 	}()
 	if cmdCh != nil {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.loop(cmdCh, s.handleCommand)
+			for {
+				select {
+				case <-s.stop:
+					return
+				case m := <-cmdCh:
+					s.handleCommand(m)
+				}
+			}
 		}()
 	}
 	s.wg.Add(1)
@@ -161,8 +166,26 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 	return s, nil
 }
 
+// Deliver hands the subscription a job that came another way than its subject (the pending
+// jobs of a hello). It goes through the same checks as a published one and to onJob only if
+// this subscription has not handed that scan's job over already. It returns false when the
+// subscription has ended.
+func (s *Subscription) Deliver(job *sensorv1.Job) bool {
+	select {
+	case <-s.stop:
+		return false
+	default:
+	}
+	select {
+	case <-s.stop:
+		return false
+	case s.pending <- job:
+		return true
+	}
+}
+
 // Close unsubscribes and waits for running handlers to return. It must not be called from a
-// handler. Jobs delivered but not acked come back after the ack wait.
+// handler.
 func (s *Subscription) Close() {
 	s.shutdown()
 	s.wg.Wait()
@@ -186,70 +209,41 @@ func (s *Subscription) unsubscribe() {
 	}
 }
 
-func (s *Subscription) loop(ch <-chan *nats.Msg, handle func(*nats.Msg)) {
+func (s *Subscription) jobLoop(msgs <-chan *nats.Msg) {
 	for {
 		select {
 		case <-s.stop:
 			return
-		case m := <-ch:
-			handle(m)
+		case m := <-msgs:
+			job, reason := s.decodeJob(m.Data)
+			if job == nil {
+				s.o.log.Warn("rejecting job", zap.String(logFieldReason, reason), zap.Int(logFieldBytes, len(m.Data)))
+				continue
+			}
+			s.handleJob(job)
+		case job := <-s.pending:
+			if reason := s.checkJob(job); reason != "" {
+				s.o.log.Warn("rejecting pending job", zap.String(logFieldReason, reason))
+				continue
+			}
+			s.handleJob(job)
 		}
 	}
 }
 
-func (s *Subscription) handleJob(m *nats.Msg) {
-	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-		// A JetStream status message (idle heartbeat or flow control); the consumer is not
-		// configured to send them, and a node may not answer them.
+// handleJob hands a checked job to onJob unless its scan's job went there before.
+func (s *Subscription) handleJob(job *sensorv1.Job) {
+	id := job.GetScanId()
+	if _, ok := s.taken[id]; ok {
 		return
 	}
-	if !strings.HasPrefix(m.Reply, "$JS.ACK.") {
-		s.o.log.Warn("dropping a message on the deliver subject that did not come from the jobs stream", zap.String(logFieldSubject, m.Subject), zap.Int(logFieldBytes, len(m.Data)))
-		return
+	if len(s.takenOrder) >= takenMemory {
+		delete(s.taken, s.takenOrder[0])
+		s.takenOrder = s.takenOrder[1:]
 	}
-	job, reason := s.decodeJob(m.Data)
-	if job == nil {
-		s.o.log.Warn("rejecting job", zap.String(logFieldReason, reason), zap.Int(logFieldBytes, len(m.Data)))
-		if err := m.Term(); err != nil {
-			s.o.log.Warn("terminating rejected job failed", zap.Error(err))
-		}
-		return
-	}
-	if s.wasAcked(job.GetScanId()) {
-		s.o.log.Info("job delivered again after it was acknowledged; acknowledging it again", zap.String(logFieldScan, job.GetScanId()))
-		if err := m.Ack(); err != nil {
-			s.o.log.Warn("acknowledging a job delivered again failed", zap.String(logFieldScan, job.GetScanId()), zap.Error(err))
-		}
-		return
-	}
-	s.onJob(job, func() error {
-		if err := m.Ack(); err != nil {
-			return fmt.Errorf("acknowledge job for scan %s: %w", job.GetScanId(), err)
-		}
-		s.rememberAcked(job.GetScanId())
-		return nil
-	})
-}
-
-func (s *Subscription) wasAcked(scanID string) bool {
-	s.ackedMu.Lock()
-	defer s.ackedMu.Unlock()
-	_, ok := s.acked[scanID]
-	return ok
-}
-
-func (s *Subscription) rememberAcked(scanID string) {
-	s.ackedMu.Lock()
-	defer s.ackedMu.Unlock()
-	if _, ok := s.acked[scanID]; ok {
-		return
-	}
-	if len(s.ackedOrder) >= ackedMemory {
-		delete(s.acked, s.ackedOrder[0])
-		s.ackedOrder = s.ackedOrder[1:]
-	}
-	s.acked[scanID] = struct{}{}
-	s.ackedOrder = append(s.ackedOrder, scanID)
+	s.taken[id] = struct{}{}
+	s.takenOrder = append(s.takenOrder, id)
+	s.onJob(job)
 }
 
 // decodeJob returns the job in data, or nil and why it was rejected.
@@ -261,13 +255,21 @@ func (s *Subscription) decodeJob(data []byte) (*sensorv1.Job, string) {
 	if err := proto.Unmarshal(data, job); err != nil {
 		return nil, fmt.Sprintf("not a valid job message: %v", err)
 	}
-	if job.GetScanId() == "" {
-		return nil, "job has no scan id"
-	}
-	if job.GetNodeId() != s.nodeID {
-		return nil, fmt.Sprintf("job for scan %s is addressed to node %q, not this node", job.GetScanId(), job.GetNodeId())
+	if reason := s.checkJob(job); reason != "" {
+		return nil, reason
 	}
 	return job, ""
+}
+
+// checkJob says why job is not one for this node, or "" when it is.
+func (s *Subscription) checkJob(job *sensorv1.Job) string {
+	if job.GetScanId() == "" {
+		return "job has no scan id"
+	}
+	if job.GetNodeId() != s.nodeID {
+		return fmt.Sprintf("job for scan %s is addressed to node %q, not this node", job.GetScanId(), job.GetNodeId())
+	}
+	return ""
 }
 
 func (s *Subscription) handleCommand(m *nats.Msg) {

@@ -249,8 +249,17 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 	if err != nil {
 		return err
 	}
+	// After a reconnect, say hello at once: its answer carries the jobs published while the
+	// connection was down.
+	reconnected := make(chan struct{}, 1)
 	natsOpts := []nats.Option{nats.Secure(tlsCfg), nats.Name("palisade-sensor " + a.state.NodeID),
-		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(5 * time.Second)}
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(5 * time.Second),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			select {
+			case reconnected <- struct{}{}:
+			default:
+			}
+		})}
 	if creds := hello.GetNatsCredentials(); creds != "" {
 		// An external cluster in operator mode: the console's credentials for this node,
 		// presented together with the certificate.
@@ -268,13 +277,19 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 	sessCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sub, err := jobs.Subscribe(sessCtx, nc, a.state.NodeID,
-		func(job *sensorv1.Job, ack func() error) { a.startJob(ctx, client, job, ack) },
+		func(job *sensorv1.Job) { a.startJob(ctx, client, job) },
 		a.command)
 	if err != nil {
 		return fmt.Errorf("subscribe to jobs: %w", err)
 	}
 	defer sub.Close()
 	a.log.Info("waiting for jobs", zap.Strings("nats", urls))
+	// Say hello again now that the subscription exists: its answer carries every job
+	// published before that, including any published since the first hello.
+	select {
+	case reconnected <- struct{}{}:
+	default: // a reconnect already asked for one
+	}
 
 	t := time.NewTicker(a.cfg.KeepaliveInterval)
 	defer t.Stop()
@@ -283,12 +298,24 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			if nc.IsClosed() {
-				return errors.New("NATS connection closed")
-			}
-			if _, err := client.Hello(ctx, &sensorv1.HelloRequest{Facts: a.facts(), CapabilityVersion: wire.CapabilityVersion}); err != nil {
-				return fmt.Errorf("hello: %w", err)
-			}
+		case <-reconnected:
+		}
+		if nc.IsClosed() {
+			return errors.New("NATS connection closed")
+		}
+		resp, err := client.Hello(ctx, &sensorv1.HelloRequest{Facts: a.facts(), CapabilityVersion: wire.CapabilityVersion})
+		if err != nil {
+			return fmt.Errorf("hello: %w", err)
+		}
+		deliver(sub, resp.GetPendingJobs())
+	}
+}
+
+// deliver hands a hello's pending jobs to the subscription, which runs each scan once.
+func deliver(sub *jobs.Subscription, pending []*sensorv1.Job) {
+	for _, job := range pending {
+		if !sub.Deliver(job) {
+			return
 		}
 	}
 }
@@ -296,12 +323,8 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 var errStopped = errors.New("stopped by the console")
 
 // startJob takes a job off the bus and runs it in the background.
-func (a *Agent) startJob(ctx context.Context, client sensorv1.SensorServiceClient, job *sensorv1.Job, ack func() error) {
+func (a *Agent) startJob(ctx context.Context, client sensorv1.SensorServiceClient, job *sensorv1.Job) {
 	log := a.log.With(zap.String("scan", job.GetScanId()))
-	if err := ack(); err != nil {
-		log.Warn("could not acknowledge job; it will be delivered again", zap.Error(err))
-		return
-	}
 	if exp := job.GetExpiresAt(); exp != nil && time.Now().After(exp.AsTime()) {
 		log.Warn("job expired before it was taken; discarding it")
 		a.report(ctx, client, job.GetScanId(), sensorv1.ScanState_SCAN_STATE_FAILED, "the job expired before the sensor took it")

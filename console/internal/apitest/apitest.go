@@ -51,9 +51,6 @@ func (c *Clock) Advance(d time.Duration) {
 // Dispatcher is a bus that accepts every job and command and delivers none.
 type Dispatcher struct{}
 
-// EnsureNode accepts the node.
-func (Dispatcher) EnsureNode(context.Context, string) error { return nil }
-
 // PublishJob accepts the job.
 func (Dispatcher) PublishJob(context.Context, *sensorv1.Job) error { return nil }
 

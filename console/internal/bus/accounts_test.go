@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/conf"
@@ -238,7 +237,6 @@ func TestWriteAccounts(t *testing.T) {
 		ExternalURL:     srv.ClientURL(),
 		ExternalTLS:     consoleTLS,
 		AccountSeedFile: second.AccountSeedFile,
-		AckWait:         time.Second,
 		Logger:          zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
 	if err != nil {
@@ -246,43 +244,35 @@ func TestWriteAccounts(t *testing.T) {
 	}
 	t.Cleanup(b.Close)
 	ctx := ctxT(t)
+	n := connectClusterNode(t, a, b, "node-a", []string{srv.ClientURL()})
+	r, _ := subscribe(t, n, "node-a")
 	for _, id := range []string{"node-a", "node-b"} {
-		if err := b.EnsureNode(ctx, id); err != nil {
-			t.Fatal(err)
-		}
 		if err := b.PublishJob(ctx, job(id, "scan-"+id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-
-	n := connectClusterNode(t, a, b, "node-a", []string{srv.ClientURL()})
-	r, _ := subscribe(t, n, "node-a", true)
 	if got := receive(t, r.ch, "node-a's job"); got != "scan-node-a" {
 		t.Fatalf("node-a received %q; want scan-node-a", got)
 	}
-	waitFor(t, "node-a's job to be acknowledged", func() bool {
-		_, waiting, ackPending := streamState(t, b, "node-a")
-		return waiting == 0 && ackPending == 0
-	})
 	r.mu.Lock()
 	got := slices.Clone(r.jobs)
 	r.mu.Unlock()
 	if !slices.Equal(got, []string{"scan-node-a"}) {
 		t.Errorf("node-a received %v; want exactly [scan-node-a]", got)
 	}
-	if msgs, waiting, ackPending := streamState(t, b, "node-b"); msgs != 1 || waiting != 1 || ackPending != 0 {
-		t.Errorf("node-b: %d jobs stored, %d waiting, %d unacknowledged; want 1, 1, 0", msgs, waiting, ackPending)
+	if msgs := storedJobs(t, b, "node-b"); msgs != 1 {
+		t.Errorf("node-b: %d jobs stored; want 1", msgs)
 	}
 
-	if _, err := n.nc.SubscribeSync(jobs.DeliverSubject("node-b")); err != nil {
+	if _, err := n.nc.SubscribeSync(jobs.JobSubject("node-b")); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	err = receive(t, n.errs, "a permissions violation for node-b's jobs")
-	if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `Subscription to "palisade.deliver.node-b"`) {
-		t.Errorf("node-a subscribing to node-b's jobs: %v; want a permissions violation for palisade.deliver.node-b", err)
+	if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `Subscription to "palisade.jobs.node-b"`) {
+		t.Errorf("node-a subscribing to node-b's jobs: %v; want a permissions violation for palisade.jobs.node-b", err)
 	}
 }
 

@@ -57,15 +57,15 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	}
 }
 
-// nodePermissions lets a node receive its own jobs and commands and acknowledge its own jobs,
-// and nothing else: no JetStream API, no inboxes, no other node's subjects.
+// nodePermissions lets a node receive its own jobs and commands and nothing else: it publishes
+// nothing (no JetStream API, no replies, no other node's subjects).
 func nodePermissions(nodeID string) *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
-			Allow: []string{jobs.AckSubjects(nodeID)},
+			Deny: []string{">"},
 		},
 		Subscribe: &server.SubjectPermission{
-			Allow: []string{jobs.DeliverSubject(nodeID), jobs.ControlSubject(nodeID)},
+			Allow: []string{jobs.JobSubject(nodeID), jobs.ControlSubject(nodeID)},
 		},
 	}
 }

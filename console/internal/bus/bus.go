@@ -1,8 +1,10 @@
 // Package bus is the console's side of the job bus: an embedded NATS server with JetStream
-// (or a connection to an external cluster), the PALISADE_JOBS stream, one durable push
-// consumer per node, and publishing of jobs and control commands. In embedded mode every
-// client authenticates with a certificate issued by the console's CA: the console itself gets
-// full permissions, a node may only take its own jobs and commands and acknowledge its jobs.
+// (or a connection to an external cluster), the PALISADE_JOBS stream that keeps every job
+// until its node reports on the scan, and publishing of jobs and control commands. A node
+// receives its jobs live on its job subject and, for those published while it was away, from
+// the console's answer to its hello (PendingJobs). In embedded mode every client
+// authenticates with a certificate issued by the console's CA: the console itself gets full
+// permissions, a node may only receive its own jobs and commands and publish nothing.
 // With an external cluster in operator (JWT) mode the console holds an account signing key and
 // issues each node a user JWT with exactly those permissions (NodeCredentials). The stream is
 // replicated on three servers when the JetStream cluster has at least three.
@@ -36,13 +38,6 @@ import (
 const (
 	// DefaultListen is where the embedded server listens when Config.Listen is empty.
 	DefaultListen = ":4222"
-	// DefaultAckWait is how long a node has to acknowledge a delivered job before it is
-	// delivered again.
-	DefaultAckWait = 30 * time.Second
-	// MaxDeliver is how many times a job is delivered before JetStream gives up on it.
-	MaxDeliver = 10
-	// MaxAckPending is how many delivered jobs a node may hold unacknowledged.
-	MaxAckPending = 64
 	// DefaultKeepJobs is how long the stream keeps a job, taken or not, when Config.KeepJobs
 	// is unset: the console's default job expiry (24 h) and an hour more.
 	DefaultKeepJobs = 25 * time.Hour
@@ -109,8 +104,6 @@ type Config struct {
 	// AllowNode, when set, is asked on every node connection; false refuses it (for example
 	// for a node that was removed).
 	AllowNode func(nodeID string) bool
-	// AckWait overrides DefaultAckWait (tests use a short one).
-	AckWait time.Duration
 	// KeepJobs is how long the stream keeps a job, taken or not; 0 means DefaultKeepJobs. It
 	// should outlast the console's job expiry, after which an untaken job is useless.
 	KeepJobs time.Duration
@@ -120,12 +113,11 @@ type Config struct {
 
 // Bus is the running job bus. Its methods are safe for concurrent use.
 type Bus struct {
-	log     *zap.Logger
-	srv     *server.Server // nil with an external server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	urls    []string
-	ackWait time.Duration
+	log  *zap.Logger
+	srv  *server.Server // nil with an external server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	urls []string
 	// keepJobs is the stream's maximum message age.
 	keepJobs time.Duration
 	// issuer signs node credentials; nil unless Config.AccountSeedFile is set.
@@ -139,12 +131,9 @@ type Bus struct {
 // Start starts the embedded server (or connects to the external one), connects the console to
 // it and makes sure the jobs stream exists. The bus runs until Close.
 func Start(ctx context.Context, cfg Config) (*Bus, error) {
-	b := &Bus{log: cfg.Logger, ackWait: cfg.AckWait, keepJobs: cfg.KeepJobs}
+	b := &Bus{log: cfg.Logger, keepJobs: cfg.KeepJobs}
 	if b.log == nil {
 		b.log = zap.NewNop()
-	}
-	if b.ackWait <= 0 {
-		b.ackWait = DefaultAckWait
 	}
 	if b.keepJobs <= 0 {
 		b.keepJobs = DefaultKeepJobs
@@ -345,25 +334,11 @@ func (b *Bus) URLs() []string { return append([]string(nil), b.urls...) }
 // Conn returns the console's own connection (full permissions).
 func (b *Bus) Conn() *nats.Conn { return b.nc }
 
-// EnsureNode creates the node's durable push consumer, or brings an existing one to the
-// current configuration: filtered on the node's job subject, delivering to its deliver
-// subject, explicit acknowledgement, as many replicas as the stream. It is idempotent and
-// changes nothing when the consumer is already as wanted.
-func (b *Bus) EnsureNode(ctx context.Context, nodeID string) error {
-	if err := jobs.ValidateNodeID(nodeID); err != nil {
-		return fmt.Errorf("bus: %w", err)
-	}
-	return b.ensureConsumer(ctx, nodeID)
-}
-
-// RemoveNode deletes the node's consumer and the jobs still queued for it. Removing a node
-// that has none is not an error.
+// RemoveNode deletes the jobs still stored for the node. Removing a node that has none is
+// not an error.
 func (b *Bus) RemoveNode(ctx context.Context, nodeID string) error {
 	if err := jobs.ValidateNodeID(nodeID); err != nil {
 		return fmt.Errorf("bus: %w", err)
-	}
-	if err := b.js.DeleteConsumer(ctx, jobs.StreamName, jobs.ConsumerName(nodeID)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("bus: delete the job consumer of node %s: %w", nodeID, err)
 	}
 	st, err := b.js.Stream(ctx, jobs.StreamName)
 	if err != nil {

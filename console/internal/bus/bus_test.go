@@ -130,9 +130,8 @@ func job(node, scan string) *sensorv1.Job {
 	return &sensorv1.Job{ScanId: scan, NodeId: node, BenchmarkIds: []string{"cis-linux"}}
 }
 
-// streamState returns how many jobs the stream holds for nodeID, and how many of them its
-// consumer has yet to deliver or is waiting to have acknowledged.
-func streamState(t *testing.T, b *Bus, nodeID string) (msgs uint64, waiting uint64, ackPending int) {
+// storedJobs returns how many jobs the stream holds for nodeID.
+func storedJobs(t *testing.T, b *Bus, nodeID string) uint64 {
 	t.Helper()
 	ctx := ctxT(t)
 	st, err := b.js.Stream(ctx, jobs.StreamName)
@@ -144,38 +143,23 @@ func streamState(t *testing.T, b *Bus, nodeID string) (msgs uint64, waiting uint
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := b.js.PushConsumer(ctx, jobs.StreamName, jobs.ConsumerName(nodeID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ci, err := c.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Subjects[subject], ci.NumPending, ci.NumAckPending
+	return info.State.Subjects[subject]
 }
 
 // received collects what a node's jobs.Subscribe delivers.
 type received struct {
 	mu   sync.Mutex
 	jobs []string
-	acks []func() error
 	ch   chan string
 	cmds chan *sensorv1.Command
 }
 
-func subscribe(t *testing.T, n *node, nodeID string, ack bool, opts ...jobs.Option) (*received, *jobs.Subscription) {
+func subscribe(t *testing.T, n *node, nodeID string, opts ...jobs.Option) (*received, *jobs.Subscription) {
 	t.Helper()
 	r := &received{ch: make(chan string, 16), cmds: make(chan *sensorv1.Command, 16)}
-	sub, err := jobs.Subscribe(ctxT(t), n.nc, nodeID, func(j *sensorv1.Job, ackFn func() error) {
-		if ack {
-			if err := ackFn(); err != nil {
-				t.Errorf("ack: %v", err)
-			}
-		}
+	sub, err := jobs.Subscribe(ctxT(t), n.nc, nodeID, func(j *sensorv1.Job) {
 		r.mu.Lock()
 		r.jobs = append(r.jobs, j.GetScanId())
-		r.acks = append(r.acks, ackFn)
 		r.mu.Unlock()
 		r.ch <- j.GetScanId()
 	}, func(c *sensorv1.Command) { r.cmds <- c }, opts...)
@@ -190,11 +174,6 @@ func TestNodeReceivesOnlyItsOwnJobs(t *testing.T) {
 	a := newAuthority(t)
 	b := startBus(t, a)
 	ctx := ctxT(t)
-	for _, id := range []string{"node-a", "node-b"} {
-		if err := b.EnsureNode(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Raw subscriptions, so that a job for the wrong node would be seen rather than
 	// rejected by jobs.Subscribe.
 	got := map[string]chan string{}
@@ -202,13 +181,12 @@ func TestNodeReceivesOnlyItsOwnJobs(t *testing.T) {
 		n := connectNode(t, b, a, id)
 		ch := make(chan string, 16)
 		got[id] = ch
-		if _, err := n.nc.Subscribe(jobs.DeliverSubject(id), func(m *nats.Msg) {
+		if _, err := n.nc.Subscribe(jobs.JobSubject(id), func(m *nats.Msg) {
 			j := &sensorv1.Job{}
 			if err := proto.Unmarshal(m.Data, j); err != nil {
 				t.Errorf("bad job: %v", err)
 			}
 			ch <- j.GetScanId()
-			_ = m.Ack()
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -230,10 +208,10 @@ func TestNodeReceivesOnlyItsOwnJobs(t *testing.T) {
 			t.Errorf("%s received %v, want %v", id, scans, want)
 		}
 	}
-	waitFor(t, "node-a's consumer to have nothing left to deliver", func() bool {
-		_, waiting, pending := streamState(t, b, "node-a")
-		return waiting == 0 && pending == 0
-	})
+	// Every job stays stored until its node reports on it (Settle).
+	if a, b := storedJobs(t, b, "node-a"), storedJobs(t, b, "node-b"); a != 2 || b != 2 {
+		t.Errorf("stored jobs: node-a %d, node-b %d; want 2 each", a, b)
+	}
 	for id, ch := range got {
 		if len(ch) != 0 {
 			t.Errorf("%s received %d extra jobs", id, len(ch))
@@ -244,33 +222,24 @@ func TestNodeReceivesOnlyItsOwnJobs(t *testing.T) {
 func TestNodePermissions(t *testing.T) {
 	a := newAuthority(t)
 	b := startBus(t, a)
-	if err := b.EnsureNode(ctxT(t), "node-a"); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
 		do   func(nc *nats.Conn) error
 		want string // expected violation, "" for allowed
 	}{
-		{"subscribe own deliver", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.deliver.node-a"); return err }, ""},
+		{"subscribe own jobs", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.jobs.node-a"); return err }, ""},
 		{"subscribe own control", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.control.node-a"); return err }, ""},
-		{"publish own ack", func(nc *nats.Conn) error {
-			return nc.Publish("$JS.ACK.PALISADE_JOBS.node-node-a.1.1.1.1.0", []byte("+ACK"))
-		}, ""},
-		{"subscribe other deliver", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.deliver.node-b"); return err }, `subscription to "palisade.deliver.node-b"`},
+		{"subscribe other jobs", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.jobs.node-b"); return err }, `subscription to "palisade.jobs.node-b"`},
 		{"subscribe other control", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.control.node-b"); return err }, `subscription to "palisade.control.node-b"`},
-		{"subscribe jobs", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.jobs.node-a"); return err }, `subscription to "palisade.jobs.node-a"`},
+		{"subscribe all jobs", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.jobs.*"); return err }, `subscription to "palisade.jobs.*"`},
 		{"subscribe wildcard", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("palisade.>"); return err }, `subscription to "palisade.>"`},
 		{"subscribe inbox", func(nc *nats.Conn) error { _, err := nc.SubscribeSync("_INBOX.>"); return err }, `subscription to "_INBOX.>"`},
 		{"publish own job", func(nc *nats.Conn) error { return nc.Publish("palisade.jobs.node-a", []byte("x")) }, `publish to "palisade.jobs.node-a"`},
 		{"publish other job", func(nc *nats.Conn) error { return nc.Publish("palisade.jobs.node-b", []byte("x")) }, `publish to "palisade.jobs.node-b"`},
 		{"publish control", func(nc *nats.Conn) error { return nc.Publish("palisade.control.node-b", []byte("x")) }, `publish to "palisade.control.node-b"`},
-		{"publish other ack", func(nc *nats.Conn) error {
-			return nc.Publish("$JS.ACK.PALISADE_JOBS.node-node-b.1.1.1.1.0", []byte("+ACK"))
-		}, `publish to "$JS.ACK.PALISADE_JOBS.node-node-b.1.1.1.1.0"`},
-		{"publish ack of another stream", func(nc *nats.Conn) error {
-			return nc.Publish("$JS.ACK.OTHER.node-node-a.1.1.1.1.0", []byte("+ACK"))
-		}, `publish to "$JS.ACK.OTHER.node-node-a.1.1.1.1.0"`},
+		{"publish an acknowledgement", func(nc *nats.Conn) error {
+			return nc.Publish("$JS.ACK.PALISADE_JOBS.node-node-a.1.1.1.1.0", []byte("+ACK"))
+		}, `publish to "$JS.ACK.PALISADE_JOBS.node-node-a.1.1.1.1.0"`},
 		{"JetStream API", func(nc *nats.Conn) error { return nc.Publish("$JS.API.STREAM.NAMES", nil) }, `publish to "$JS.API.STREAM.NAMES"`},
 	}
 	for _, tt := range tests {
@@ -303,86 +272,51 @@ func TestNodePermissions(t *testing.T) {
 	}
 }
 
-func TestOfflineJobDeliveredAfterConnectAndNotAgainOnceAcked(t *testing.T) {
-	a := newAuthority(t)
-	b := startBus(t, a)
+// TestPendingJobs: the jobs stored for a node, oldest first, limited to the scans asked for;
+// a settled job is no longer among them.
+func TestPendingJobs(t *testing.T) {
+	b := startBus(t, newAuthority(t))
 	ctx := ctxT(t)
-	if err := b.EnsureNode(ctx, "node-c"); err != nil {
-		t.Fatal(err)
+	for _, j := range []*sensorv1.Job{job("node-c", "scan-1"), job("node-d", "scan-2"), job("node-c", "scan-3"), job("node-c", "scan-4")} {
+		if err := b.PublishJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := b.EnsureNode(ctx, "node-c"); err != nil {
-		t.Fatalf("EnsureNode is not idempotent: %v", err)
+	ids := func(js []*sensorv1.Job) []string {
+		var out []string
+		for _, j := range js {
+			out = append(out, j.GetNodeId()+"/"+j.GetScanId())
+		}
+		return out
 	}
-	if err := b.PublishJob(ctx, job("node-c", "scan-1")); err != nil {
-		t.Fatal(err)
+	got, err := b.PendingJobs(ctx, "node-c", []string{"scan-3", "scan-1", "scan-2", "scan-unknown"})
+	if err != nil || !slices.Equal(ids(got), []string{"node-c/scan-1", "node-c/scan-3"}) {
+		t.Fatalf("PendingJobs = %v, %v; want node-c/scan-1 and node-c/scan-3, oldest first", ids(got), err)
 	}
-	if msgs, waiting, _ := streamState(t, b, "node-c"); msgs != 1 || waiting != 1 {
-		t.Fatalf("stream holds %d jobs, %d waiting; want 1 and 1", msgs, waiting)
+	if got, err := b.PendingJobs(ctx, "node-c", nil); got != nil || err != nil {
+		t.Fatalf("PendingJobs without scans = %v, %v; want nothing", got, err)
 	}
-
-	n := connectNode(t, b, a, "node-c")
-	r, sub := subscribe(t, n, "node-c", true)
-	if got := receive(t, r.ch, "the queued job"); got != "scan-1" {
-		t.Fatalf("received %q, want scan-1", got)
+	if _, err := b.PendingJobs(ctx, "Node/C", []string{"scan-1"}); err == nil || err.Error() != `bus: pending jobs: node id "Node/C" has 'N' at offset 0; only lowercase letters, digits and '-' are allowed` {
+		t.Fatalf("PendingJobs of an invalid node: %v", err)
 	}
-	waitFor(t, "the acknowledged job to be settled", func() bool {
-		_, waiting, pending := streamState(t, b, "node-c")
-		return waiting == 0 && pending == 0
-	})
-	sub.Close()
-
-	// A new subscription gets the next job, not the acknowledged one again.
-	r2, _ := subscribe(t, n, "node-c", true)
-	if err := b.PublishJob(ctx, job("node-c", "scan-2")); err != nil {
-		t.Fatal(err)
+	b.Settle("node-c", "scan-1")
+	waitFor(t, "scan-1's job to be settled", func() bool { return storedJobs(t, b, "node-c") == 2 })
+	got, err = b.PendingJobs(ctx, "node-c", []string{"scan-1", "scan-3", "scan-4"})
+	if err != nil || !slices.Equal(ids(got), []string{"node-c/scan-3", "node-c/scan-4"}) {
+		t.Fatalf("PendingJobs after settling scan-1 = %v, %v; want scan-3 and scan-4", ids(got), err)
 	}
-	if got := receive(t, r2.ch, "the next job"); got != "scan-2" {
-		t.Fatalf("received %q, want scan-2 (scan-1 was acknowledged)", got)
-	}
-}
-
-func TestUnackedJobIsRedelivered(t *testing.T) {
-	a := newAuthority(t)
-	b := startBus(t, a, func(c *Config) { c.AckWait = 500 * time.Millisecond })
-	ctx := ctxT(t)
-	if err := b.EnsureNode(ctx, "node-d"); err != nil {
-		t.Fatal(err)
-	}
-	n := connectNode(t, b, a, "node-d")
-	r, _ := subscribe(t, n, "node-d", false)
-	if err := b.PublishJob(ctx, job("node-d", "scan-1")); err != nil {
-		t.Fatal(err)
-	}
-	first := receive(t, r.ch, "the job")
-	second := receive(t, r.ch, "the redelivered job")
-	if first != "scan-1" || second != "scan-1" {
-		t.Fatalf("received %q then %q, want scan-1 twice", first, second)
-	}
-	r.mu.Lock()
-	ack := r.acks[1]
-	r.mu.Unlock()
-	if err := ack(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the acknowledged job to be settled", func() bool {
-		_, waiting, pending := streamState(t, b, "node-d")
-		return waiting == 0 && pending == 0
-	})
 }
 
 func TestDuplicateJobStoredOnce(t *testing.T) {
 	a := newAuthority(t)
 	b := startBus(t, a)
 	ctx := ctxT(t)
-	if err := b.EnsureNode(ctx, "node-e"); err != nil {
-		t.Fatal(err)
-	}
 	for range 3 {
 		if err := b.PublishJob(ctx, job("node-e", "scan-dup")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if msgs, _, _ := streamState(t, b, "node-e"); msgs != 1 {
+	if msgs := storedJobs(t, b, "node-e"); msgs != 1 {
 		t.Errorf("stream holds %d jobs, want 1", msgs)
 	}
 }
@@ -414,11 +348,8 @@ func TestSubscribeRejectsBadJobsAndCommands(t *testing.T) {
 	a := newAuthority(t)
 	b := startBus(t, a)
 	ctx := ctxT(t)
-	if err := b.EnsureNode(ctx, "node-f"); err != nil {
-		t.Fatal(err)
-	}
 	n := connectNode(t, b, a, "node-f")
-	r, _ := subscribe(t, n, "node-f", true, jobs.WithMaxJobBytes(512), jobs.WithLogger(zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))))
+	r, _ := subscribe(t, n, "node-f", jobs.WithMaxJobBytes(512), jobs.WithLogger(zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))))
 
 	js := b.js
 	publishRaw := func(data []byte, id string) {
@@ -444,12 +375,6 @@ func TestSubscribeRejectsBadJobsAndCommands(t *testing.T) {
 	if got := receive(t, r.ch, "the valid job"); got != "good" {
 		t.Fatalf("handler got %q, want only the valid job", got)
 	}
-	// Rejected jobs were terminated: nothing is left to deliver again.
-	waitFor(t, "the rejected jobs to be terminated", func() bool {
-		_, waiting, pending := streamState(t, b, "node-f")
-		return waiting == 0 && pending == 0
-	})
-
 	// Commands: malformed and incomplete ones are dropped, a valid one arrives.
 	if err := b.Conn().Publish(jobs.ControlSubject("node-f"), []byte{0xff, 0x01}); err != nil {
 		t.Fatal(err)
@@ -562,14 +487,11 @@ func TestExternalServer(t *testing.T) {
 		t.Errorf("URLs = %v, want %v", ext.URLs(), emb.URLs())
 	}
 	ctx := ctxT(t)
-	if err := ext.EnsureNode(ctx, "node-x"); err != nil {
-		t.Fatal(err)
-	}
+	n := connectNode(t, emb, a, "node-x")
+	r, _ := subscribe(t, n, "node-x")
 	if err := ext.PublishJob(ctx, job("node-x", "scan-ext")); err != nil {
 		t.Fatal(err)
 	}
-	n := connectNode(t, emb, a, "node-x")
-	r, _ := subscribe(t, n, "node-x", true)
 	if got := receive(t, r.ch, "the job published through the external connection"); got != "scan-ext" {
 		t.Errorf("received %q, want scan-ext", got)
 	}
@@ -584,9 +506,6 @@ func TestRemoveNode(t *testing.T) {
 	a := newAuthority(t)
 	b := startBus(t, a)
 	ctx := ctxT(t)
-	if err := b.EnsureNode(ctx, "node-r"); err != nil {
-		t.Fatal(err)
-	}
 	if err := b.PublishJob(ctx, job("node-r", "scan-1")); err != nil {
 		t.Fatal(err)
 	}
@@ -604,8 +523,8 @@ func TestRemoveNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 0 || info.State.Consumers != 0 {
-		t.Errorf("after RemoveNode the stream holds %d jobs and %d consumers, want 0 and 0", info.State.Msgs, info.State.Consumers)
+	if info.State.Msgs != 0 {
+		t.Errorf("after RemoveNode the stream holds %d jobs, want 0", info.State.Msgs)
 	}
 }
 

@@ -92,7 +92,7 @@ func (is *issuer) credentials(name string, perms *jwt.Permissions, expires time.
 func nodeJWTPermissions(nodeID string) *jwt.Permissions {
 	p := nodePermissions(nodeID)
 	return &jwt.Permissions{
-		Pub: jwt.Permission{Allow: jwt.StringList(p.Publish.Allow)},
+		Pub: jwt.Permission{Deny: jwt.StringList(p.Publish.Deny)},
 		Sub: jwt.Permission{Allow: jwt.StringList(p.Subscribe.Allow)},
 	}
 }

@@ -62,8 +62,8 @@ func TestNodeCredentials(t *testing.T) {
 				t.Errorf("claims issuer %s issuer_account %q name %q expires %d bearer %v; want %s %q node:node-a %d false",
 					uc.Issuer, uc.IssuerAccount, uc.Name, uc.Expires, uc.BearerToken, tt.issuer, tt.issuerAccount, notAfter.Unix())
 			}
-			if !slices.Equal(uc.Pub.Allow, []string{"$JS.ACK.PALISADE_JOBS.node-node-a.>"}) || len(uc.Pub.Deny) != 0 ||
-				!slices.Equal(uc.Sub.Allow, []string{"palisade.deliver.node-a", "palisade.control.node-a"}) || len(uc.Sub.Deny) != 0 || uc.Resp != nil {
+			if len(uc.Pub.Allow) != 0 || !slices.Equal(uc.Pub.Deny, []string{">"}) ||
+				!slices.Equal(uc.Sub.Allow, []string{"palisade.jobs.node-a", "palisade.control.node-a"}) || len(uc.Sub.Deny) != 0 || uc.Resp != nil {
 				t.Errorf("permissions pub %v sub %v resp %v", uc.Pub, uc.Sub, uc.Resp)
 			}
 		})

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/palisadehq/palisade/pkg/jobs"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -18,13 +17,23 @@ import (
 const (
 	// settleTimeout bounds the requests that settle one job.
 	settleTimeout = 5 * time.Second
-	// settleLookups is how many of a node's jobs are read, oldest first, looking for the one
-	// to drop; a node holds at most MaxAckPending jobs it has not acknowledged.
-	settleLookups = MaxAckPending
+	// nodeJobLookups is how many of a node's stored jobs are read, oldest first, looking for
+	// one: taken jobs are deleted, so what is left are jobs waiting for the node.
+	nodeJobLookups = 256
 )
 
-// taken is a job a node took: its scan and node.
-type taken struct{ node, scan string }
+// taken is a job a node took: its scan and node, and how many times settling it failed.
+type taken struct {
+	node, scan string
+	failures   int
+}
+
+// Settling a job that failed (a cluster electing a stream leader, say) is tried again after
+// settleRetry, doubling, up to settleAttempts attempts in all.
+const (
+	settleRetry    = time.Second
+	settleAttempts = 6
+)
 
 // settler drops taken jobs from the stream, in the background, one at a time. The stream
 // keeps jobs by age rather than as a work queue (see streamConfig), and the server finds a
@@ -66,6 +75,27 @@ func (s *settler) add(t taken) {
 	}
 }
 
+// retry schedules t again after a failure, or gives up after settleAttempts.
+func (s *settler) retry(t taken, err error) {
+	t.failures++
+	if t.failures >= settleAttempts {
+		s.log.Warn("could not drop a taken job from the stream; it leaves with age",
+			zap.String(logFieldNode, t.node), zap.String(logFieldScan, t.scan), zap.Int("attempts", t.failures), zap.Error(err))
+		return
+	}
+	// A failed request may have been about a stream that moved (a new leader); look it up
+	// afresh next time.
+	s.stream = nil
+	wait := settleRetry << (t.failures - 1)
+	time.AfterFunc(wait, func() {
+		select {
+		case <-s.stop:
+		default:
+			s.add(t)
+		}
+	})
+}
+
 func (s *settler) close() {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
@@ -90,8 +120,7 @@ func (s *settler) run() {
 			default:
 			}
 			if err := s.settle(t); err != nil {
-				s.log.Info("could not drop a taken job from the stream; it leaves with age",
-					zap.String(logFieldNode, t.node), zap.String(logFieldScan, t.scan), zap.Error(err))
+				s.retry(t, err)
 			}
 		}
 	}
@@ -110,24 +139,19 @@ func (s *settler) settle(t taken) error {
 		}
 		s.stream = st
 	}
-	subject := jobs.JobSubject(t.node)
-	seq := uint64(1)
-	for range settleLookups {
-		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
+	var found uint64
+	err := eachJob(ctx, s.stream, t.node, func(seq uint64, job *sensorv1.Job) bool {
+		if job.GetScanId() == t.scan {
+			found = seq
+			return false
 		}
-		if err != nil {
-			return fmt.Errorf("read the node's jobs from sequence %d: %w", seq, err)
-		}
-		var job sensorv1.Job
-		if proto.Unmarshal(m.Data, &job) == nil && job.GetScanId() == t.scan {
-			if err := s.stream.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-				return fmt.Errorf("drop job %d: %w", m.Sequence, err)
-			}
-			return nil
-		}
-		seq = m.Sequence + 1
+		return true
+	})
+	if err != nil || found == 0 {
+		return err
+	}
+	if err := s.stream.DeleteMsg(ctx, found); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("drop job %d: %w", found, err)
 	}
 	return nil
 }

@@ -23,12 +23,14 @@ const errCodeNoPeers jetstream.ErrorCode = 10005
 
 // streamConfig is the jobs stream as the console wants it.
 //
-// Retention is by age (limits), not a work queue: each node's durable consumer remembers what
-// the node acknowledged, so a taken job is never delivered again, and the jobs themselves age
-// out after keepJobs. A work queue would delete each job on its acknowledgement, but the
-// server checks every consumer of the stream on every acknowledgement (and every other
-// consumer's filter on every consumer creation), so with one consumer per node dispatch
-// slows with the square of the fleet: 10,000 nodes took 37 s to take one job each.
+// The stream has no consumers. A subscribed node receives a job as it is published; the
+// console reads the stored jobs of a node that was away (PendingJobs) and deletes a job when
+// its node reports on the scan (Settle); what is never taken ages out after keepJobs.
+// Retention is therefore by age (limits). One durable consumer per node, the obvious design,
+// does not scale: on a work-queue stream the server checks every consumer on every
+// acknowledgement and every other consumer's filter on every consumer creation (10,000 nodes
+// took 37 s to take one job each), and even on a limits stream each consumer costs the server
+// about 22 KB and, in a cluster, a replicated group of its own.
 func streamConfig(replicas int, keepJobs time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        jobs.StreamName,
@@ -41,14 +43,8 @@ func streamConfig(replicas int, keepJobs time.Duration) jetstream.StreamConfig {
 		MaxMsgSize:  jobs.MaxJobBytes,
 		Duplicates:  DuplicateWindow,
 		Replicas:    replicas,
-		// One consumer per node. The server caps a stream without its own limit at 1,000
-		// consumers (and -1 counts as "no limit set"), so name a limit no fleet reaches.
-		MaxConsumers: MaxNodes,
 	}
 }
-
-// MaxNodes is the most nodes (job consumers) the jobs stream admits.
-const MaxNodes = 1_000_000
 
 // streamDiff names the settings in which have differs from want, as "field old -> new".
 func streamDiff(have, want jetstream.StreamConfig) []string {
@@ -64,7 +60,6 @@ func streamDiff(have, want jetstream.StreamConfig) []string {
 	add("storage", have.Storage != want.Storage, have.Storage, want.Storage)
 	add("discard", have.Discard != want.Discard, have.Discard, want.Discard)
 	add("max age", have.MaxAge != want.MaxAge, have.MaxAge, want.MaxAge)
-	add("max consumers", have.MaxConsumers != want.MaxConsumers, have.MaxConsumers, want.MaxConsumers)
 	add("max message size", have.MaxMsgSize != want.MaxMsgSize, have.MaxMsgSize, want.MaxMsgSize)
 	add("duplicate window", have.Duplicates != want.Duplicates, have.Duplicates, want.Duplicates)
 	add("replicas", have.Replicas != want.Replicas, have.Replicas, want.Replicas)
@@ -168,81 +163,6 @@ func (b *Bus) putStream(ctx context.Context, have *jetstream.StreamConfig, want 
 			jobs.StreamName, strings.Join(diff, ", "), err, jobs.StreamName)
 	}
 	b.log.Info("updated the jobs stream", zap.String("stream", jobs.StreamName), zap.Strings("changes", diff))
-	return nil
-}
-
-// consumerConfig is node's consumer as the console wants it. Replicas 0 follows the stream.
-func (b *Bus) consumerConfig(nodeID string) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:        jobs.ConsumerName(nodeID),
-		Description:    "jobs for node " + nodeID,
-		FilterSubject:  jobs.JobSubject(nodeID),
-		DeliverSubject: jobs.DeliverSubject(nodeID),
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        b.ackWait,
-		MaxDeliver:     MaxDeliver,
-		MaxAckPending:  MaxAckPending,
-		// The server keeps a file-backed consumer's state in a file of its own that it
-		// rewrites after every acknowledgement: with a consumer per node, a dispatch to
-		// 10,000 nodes meant 10,000 file rewrites and took four times as long. In memory (and
-		// on every replica of a replicated stream), the state is lost only when the server
-		// stops; the console then creates the consumer again when the node says hello, and a
-		// job delivered a second time that way is refused by the console (its scan is no
-		// longer queued) or skipped by the node.
-		MemoryStorage: true,
-	}
-}
-
-// consumerDiff names the settings in which have differs from want.
-func consumerDiff(have, want jetstream.ConsumerConfig) []string {
-	var d []string
-	add := func(field string, differ bool, old, cur any) {
-		if differ {
-			d = append(d, fmt.Sprintf("%s %v -> %v", field, old, cur))
-		}
-	}
-	add("description", have.Description != want.Description, have.Description, want.Description)
-	add("filter subject", have.FilterSubject != want.FilterSubject, have.FilterSubject, want.FilterSubject)
-	add("deliver subject", have.DeliverSubject != want.DeliverSubject, have.DeliverSubject, want.DeliverSubject)
-	add("deliver policy", have.DeliverPolicy != want.DeliverPolicy, have.DeliverPolicy, want.DeliverPolicy)
-	add("ack policy", have.AckPolicy != want.AckPolicy, have.AckPolicy, want.AckPolicy)
-	add("ack wait", have.AckWait != want.AckWait, have.AckWait, want.AckWait)
-	add("max deliver", have.MaxDeliver != want.MaxDeliver, have.MaxDeliver, want.MaxDeliver)
-	add("max ack pending", have.MaxAckPending != want.MaxAckPending, have.MaxAckPending, want.MaxAckPending)
-	add("memory storage", have.MemoryStorage != want.MemoryStorage, have.MemoryStorage, want.MemoryStorage)
-	return d
-}
-
-// ensureConsumer creates node's consumer or updates it when it differs from the wanted one.
-func (b *Bus) ensureConsumer(ctx context.Context, nodeID string) error {
-	want := b.consumerConfig(nodeID)
-	c, err := b.js.PushConsumer(ctx, jobs.StreamName, want.Durable)
-	switch {
-	case errors.Is(err, jetstream.ErrConsumerNotFound):
-		if _, err := b.js.CreateOrUpdatePushConsumer(ctx, jobs.StreamName, want); err != nil {
-			return fmt.Errorf("bus: create the job consumer for node %s: %w", nodeID, err)
-		}
-		return nil
-	case errors.Is(err, jetstream.ErrNotPushConsumer):
-		return fmt.Errorf("bus: the job consumer of node %s exists as a pull consumer, which cannot be changed in place; "+
-			"delete it (nats consumer rm %s %s) so the console creates it again — the node's queued jobs stay in the stream",
-			nodeID, jobs.StreamName, want.Durable)
-	case err != nil:
-		return fmt.Errorf("bus: look up the job consumer of node %s: %w", nodeID, err)
-	}
-	have := c.CachedInfo().Config
-	diff := consumerDiff(have, want)
-	if len(diff) == 0 {
-		return nil
-	}
-	want.Replicas = have.Replicas
-	if _, err := b.js.UpdatePushConsumer(ctx, jobs.StreamName, want); err != nil {
-		return fmt.Errorf("bus: the job consumer of node %s exists with other settings (%s) and the server refused to change them in place: %w; "+
-			"remove and re-create it by deleting the consumer (nats consumer rm %s %s) — the node's queued jobs stay in the stream",
-			nodeID, strings.Join(diff, ", "), err, jobs.StreamName, want.Durable)
-	}
-	b.log.Info("updated a node's job consumer", zap.String(logFieldNode, nodeID), zap.Strings("changes", diff))
 	return nil
 }
 

@@ -358,15 +358,6 @@ func checkComposePKIAndNATS(t *testing.T) {
 	if l := info.Limits; l.MaxMemory != -1 || l.MaxStore != -1 || l.MaxStreams != -1 || l.MaxConsumers != -1 || info.Streams != 1 {
 		t.Errorf("JetStream of the Palisade account: limits %+v, %d streams; want memory, disk, streams and consumers unlimited, the jobs stream", l, info.Streams)
 	}
-	for _, id := range []string{"node-1", "node-2"} {
-		if err := b.EnsureNode(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.PublishJob(ctx, &sensorv1.Job{ScanId: "scan-" + id, NodeId: id, BenchmarkIds: []string{"cis-linux"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	// node-1 with its certificate and the credentials the console issued takes its job, and
 	// may not subscribe to node-2's.
 	nodeTLS, notAfter := composeNodeTLS(t, ca, "node-1")
@@ -386,16 +377,16 @@ func checkComposePKIAndNATS(t *testing.T) {
 	}
 	defer nc.Close()
 	got := make(chan string, 4)
-	sub, err := jobs.Subscribe(ctx, nc, "node-1", func(j *sensorv1.Job, ack func() error) {
-		if err := ack(); err != nil {
-			t.Errorf("ack %s: %v", j.GetScanId(), err)
-		}
-		got <- j.GetScanId()
-	}, nil)
+	sub, err := jobs.Subscribe(ctx, nc, "node-1", func(j *sensorv1.Job) { got <- j.GetScanId() }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
+	for _, id := range []string{"node-1", "node-2"} {
+		if err := b.PublishJob(ctx, &sensorv1.Job{ScanId: "scan-" + id, NodeId: id, BenchmarkIds: []string{"cis-linux"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	select {
 	case id := <-got:
 		if id != "scan-node-1" {
@@ -404,7 +395,7 @@ func checkComposePKIAndNATS(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("node-1 received no job")
 	}
-	if _, err := nc.SubscribeSync(jobs.DeliverSubject("node-2")); err != nil {
+	if _, err := nc.SubscribeSync(jobs.JobSubject("node-2")); err != nil {
 		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
@@ -412,7 +403,7 @@ func checkComposePKIAndNATS(t *testing.T) {
 	}
 	select {
 	case err := <-errs:
-		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `"`+jobs.DeliverSubject("node-2")+`"`) {
+		if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), `"`+jobs.JobSubject("node-2")+`"`) {
 			t.Errorf("node-1 subscribing to node-2's jobs: %v; want a permissions violation", err)
 		}
 	case <-ctx.Done():

@@ -40,7 +40,8 @@ func TestStopOfflineNodeScanAndLateSensorDropsIt(t *testing.T) {
 	if _, err := h.api.StopScan(ctx, &consolev1.StopScanRequest{ScanId: id}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("second stop: %v; want FailedPrecondition", err)
 	}
-	// The sensor comes back, takes the stale job, learns it was cancelled and sends nothing.
+	// The sensor comes back; the cancelled scan is not among the jobs its hello hands it, so
+	// it sends nothing for it.
 	h.startSensor(sensorOptions{root: root, stateDir: stateDir, hostname: "sleepy"})
 	resp2, err := h.api.StartScan(ctx, &consolev1.StartScanRequest{Nodes: []string{s.nodeID}, Benchmarks: []string{"cis"}})
 	if err != nil {
@@ -56,6 +57,29 @@ func TestStopOfflineNodeScanAndLateSensorDropsIt(t *testing.T) {
 	if sc.GetState() != sensorv1.ScanState_SCAN_STATE_CANCELLED || sc.GetResultsStored() != 0 {
 		t.Fatalf("cancelled scan is %s with %d results; want cancelled with 0", sc.GetState(), sc.GetResultsStored())
 	}
+}
+
+// TestScanStartedWhileSensorOfflineRunsWhenItReturns: a job published while the node's sensor
+// is down waits in the stream and reaches the sensor with its next hello.
+func TestScanStartedWhileSensorOfflineRunsWhenItReturns(t *testing.T) {
+	h := startConsole(t, consoleOptions{})
+	root := enginetest.Root(t, "debian-bad")
+	stateDir := t.TempDir()
+	s := h.startSensor(sensorOptions{root: root, hostname: "away", stateDir: stateDir})
+	s.stop()
+
+	ctx := context.Background()
+	resp, err := h.api.StartScan(ctx, &consolev1.StartScanRequest{Nodes: []string{s.nodeID}, Benchmarks: []string{"cis", "nist"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetScans()[0].GetId()
+	time.Sleep(200 * time.Millisecond) // nobody is there to take it
+	if sc, err := h.api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: id}); err != nil || sc.GetState() != sensorv1.ScanState_SCAN_STATE_DISPATCHED {
+		t.Fatalf("scan of the offline node: %v, %v; want dispatched", sc.GetState(), err)
+	}
+	h.startSensor(sensorOptions{root: root, hostname: "away", stateDir: stateDir})
+	checkExactScan(t, h, h.waitScan(id, 30*time.Second), root)
 }
 
 func TestStopRunningScanReachesSensor(t *testing.T) {

@@ -129,10 +129,15 @@ func (f *fleet) connectNode(ctx context.Context, i int, enrolClient func() (*grp
 	// The subscription lives until close; jobs run under the fleet's context, passed at
 	// delivery.
 	n.sub, err = jobs.Subscribe(context.WithoutCancel(ctx), n.nc, n.id,
-		func(job *sensorv1.Job, ack func() error) { n.startJob(ctx, job, ack) }, n.command,
+		func(job *sensorv1.Job) { n.startJob(ctx, job) }, n.command,
 		jobs.WithLogger(f.log))
 	if err != nil {
 		return fail(fmt.Errorf("subscribe to jobs: %w", err))
+	}
+	// As a real sensor does, say hello again now that the subscription exists: its answer
+	// carries the jobs published before that.
+	if err := withRetries(ctx, n.hello); err != nil {
+		return fail(fmt.Errorf("hello: %w", err))
 	}
 	return n, nil
 }
@@ -165,8 +170,20 @@ func (n *node) enrol(ctx context.Context, conn *grpc.ClientConn, dir string) (en
 func (n *node) hello(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	_, err := n.client.Hello(cctx, &sensorv1.HelloRequest{Facts: n.facts, CapabilityVersion: wire.CapabilityVersion})
+	resp, err := n.client.Hello(cctx, &sensorv1.HelloRequest{Facts: n.facts, CapabilityVersion: wire.CapabilityVersion})
+	if err == nil {
+		n.deliver(resp.GetPendingJobs())
+	}
 	return err
+}
+
+// deliver hands a hello's pending jobs to the subscription, which runs each scan once.
+func (n *node) deliver(pending []*sensorv1.Job) {
+	for _, job := range pending {
+		if !n.sub.Deliver(job) {
+			return
+		}
+	}
 }
 
 // close ends the subscription and both connections.
@@ -205,12 +222,8 @@ func (n *node) command(cmd *sensorv1.Command) {
 }
 
 // startJob takes a job off the bus and runs it on a goroutine the fleet waits for.
-func (n *node) startJob(ctx context.Context, job *sensorv1.Job, ack func() error) {
+func (n *node) startJob(ctx context.Context, job *sensorv1.Job) {
 	f := n.f
-	if err := ack(); err != nil {
-		f.stats.addError(err)
-		return
-	}
 	var created time.Time
 	if c := job.GetCreatedAt(); c != nil {
 		created = c.AsTime()

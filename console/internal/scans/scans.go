@@ -31,7 +31,6 @@ import (
 
 // Dispatcher delivers jobs and commands to nodes (the NATS bus).
 type Dispatcher interface {
-	EnsureNode(ctx context.Context, nodeID string) error
 	PublishJob(ctx context.Context, job *sensorv1.Job) error
 	PublishCommand(ctx context.Context, nodeID string, cmd *sensorv1.Command) error
 }
@@ -545,6 +544,26 @@ func (m *Manager) getScan(ctx context.Context, scanID string) (store.Scan, error
 	return sc, err
 }
 
+// waitingPage is the page size Waiting reads with; a node with more scans waiting than that
+// gets the rest at a later hello, after it has taken these.
+const waitingPage = 1000
+
+// Waiting returns the ids of the node's scans that wait for it to take their job (queued or
+// dispatched).
+func (m *Manager) Waiting(ctx context.Context, nodeID string) ([]string, error) {
+	var ids []string
+	for _, st := range []posture.ScanState{posture.Queued, posture.Dispatched} {
+		page, err := m.cfg.Store.ListScans(ctx, store.ScanFilter{NodeID: nodeID, State: st, PageSize: waitingPage})
+		if err != nil {
+			return nil, fmt.Errorf("scans waiting for node %s: %w", nodeID, err)
+		}
+		for _, sc := range page.Scans {
+			ids = append(ids, sc.ID)
+		}
+	}
+	return ids, nil
+}
+
 // ownScan loads a scan and checks that it belongs to the node.
 func (m *Manager) ownScan(ctx context.Context, nodeID, scanID string) (store.Scan, error) {
 	sc, err := m.getScan(ctx, scanID)
@@ -582,7 +601,7 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		return "", fmt.Errorf("%w: a sensor may report running, failed or cancelled, not %s", ErrInvalid, req.GetState())
 	}
 	if next != "" {
-		// The node took the job: it reports on a scan only after acknowledging its job.
+		// The node took the job: it reports only on scans whose job it received.
 		if st, ok := m.cfg.Dispatcher.(JobsSettler); ok {
 			st.Settle(nodeID, sc.ID)
 		}

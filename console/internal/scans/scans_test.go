@@ -19,7 +19,6 @@ type recordingDispatcher struct {
 	commands []string
 }
 
-func (d *recordingDispatcher) EnsureNode(context.Context, string) error { return nil }
 func (d *recordingDispatcher) PublishJob(_ context.Context, j *sensorv1.Job) error {
 	d.jobs = append(d.jobs, j)
 	return nil

@@ -36,11 +36,12 @@ type Authority interface {
 	CACertPEM() []byte
 }
 
-// Bus prepares a node's job delivery.
+// Bus holds the nodes' jobs.
 type Bus interface {
-	EnsureNode(ctx context.Context, nodeID string) error
-	// RemoveNode deletes a node's job delivery.
+	// RemoveNode deletes the jobs stored for a node.
 	RemoveNode(ctx context.Context, nodeID string) error
+	// PendingJobs returns the stored jobs of the node's scans among scanIDs, oldest first.
+	PendingJobs(ctx context.Context, nodeID string, scanIDs []string) ([]*sensorv1.Job, error)
 	URLs() []string
 	// NodeCredentials returns the NATS credentials the node presents with its certificate
 	// (valid until notAfter, the certificate's expiry), or "" when the certificate is enough.
@@ -113,9 +114,7 @@ func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensor
 		return nil, status.Errorf(codes.Internal, "node id: %v", err)
 	}
 	node := store.Node{ID: nodeID, Name: facts.Hostname, TargetType: tt, Facts: facts, EnrolledAt: now, LastSeenAt: now}
-	// Check the token before doing anything for the node, so that bad tokens create nothing,
-	// and prepare job delivery before the token use is consumed, so that a failure there
-	// (the sensor retries) does not burn a use.
+	// Check the token before doing anything for the node, so that bad tokens create nothing.
 	if err := s.checkToken(ctx, hash, now); err != nil {
 		return nil, err
 	}
@@ -123,13 +122,7 @@ func (s *Server) Enrol(ctx context.Context, req *sensorv1.EnrolRequest) (*sensor
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "sign node certificate: %v", err)
 	}
-	if err := s.cfg.Bus.EnsureNode(ctx, node.ID); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
-	}
 	if err := s.cfg.Store.EnrolNode(ctx, hash, node, now); err != nil {
-		if rerr := s.cfg.Bus.RemoveNode(context.WithoutCancel(ctx), node.ID); rerr != nil {
-			s.log.Warn("could not remove the job consumer of a failed enrolment", zap.String("node", node.ID), zap.Error(rerr))
-		}
 		return nil, tokenError(err)
 	}
 	natsCreds, err := s.natsCredentials(node.ID, certPEM)
@@ -198,9 +191,6 @@ func (s *Server) Hello(ctx context.Context, req *sensorv1.HelloRequest) (*sensor
 	if err := s.cfg.Store.UpdateNodeFacts(ctx, nodeID, facts, s.cfg.Now().UTC()); err != nil {
 		return nil, api.ToStatus(err)
 	}
-	if err := s.cfg.Bus.EnsureNode(ctx, nodeID); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "prepare job delivery: %v", err)
-	}
 	var notAfter time.Time
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
@@ -215,7 +205,28 @@ func (s *Server) Hello(ctx context.Context, req *sensorv1.HelloRequest) (*sensor
 		NodeId: nodeID, NatsUrls: s.cfg.Bus.URLs(), CapabilityVersion: wire.CapabilityVersion,
 		HeartbeatSeconds: uint32(max(1, s.cfg.Scans.HeartbeatInterval()/time.Second)),
 		NatsCredentials:  natsCreds,
+		PendingJobs:      s.pendingJobs(ctx, nodeID),
 	}, nil
+}
+
+// pendingJobs returns the stored jobs of the node's scans that still wait for it. They are
+// the node's way to jobs published while it was not subscribed; when they cannot be read now
+// the hello goes on without them and the node gets them at its next hello.
+func (s *Server) pendingJobs(ctx context.Context, nodeID string) []*sensorv1.Job {
+	ids, err := s.cfg.Scans.Waiting(ctx, nodeID)
+	if err != nil {
+		s.log.Warn("could not list the scans waiting for a node; its next hello tries again", zap.String("node", nodeID), zap.Error(err))
+		return nil
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	pending, err := s.cfg.Bus.PendingJobs(ctx, nodeID, ids)
+	if err != nil {
+		s.log.Warn("could not read a node's waiting jobs; its next hello tries again", zap.String("node", nodeID), zap.Error(err))
+		return nil
+	}
+	return pending
 }
 
 // UpdateScan records a scan's state, progress or heartbeat.

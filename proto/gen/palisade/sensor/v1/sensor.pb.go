@@ -528,8 +528,12 @@ type HelloResponse struct {
 	HeartbeatSeconds uint32 `protobuf:"varint,4,opt,name=heartbeat_seconds,json=heartbeatSeconds,proto3" json:"heartbeat_seconds,omitempty"`
 	// NATS credentials as in EnrolResponse.nats_credentials, issued afresh on every hello.
 	NatsCredentials string `protobuf:"bytes,5,opt,name=nats_credentials,json=natsCredentials,proto3" json:"nats_credentials,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Jobs stored for this node whose scans still wait for it (queued or dispatched), oldest
+	// first: those published while the node was not subscribed, and any it received but has not
+	// reported on. A sensor runs each scan once, whichever way its job arrived.
+	PendingJobs   []*Job `protobuf:"bytes,6,rep,name=pending_jobs,json=pendingJobs,proto3" json:"pending_jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HelloResponse) Reset() {
@@ -595,6 +599,13 @@ func (x *HelloResponse) GetNatsCredentials() string {
 		return x.NatsCredentials
 	}
 	return ""
+}
+
+func (x *HelloResponse) GetPendingJobs() []*Job {
+	if x != nil {
+		return x.PendingJobs
+	}
+	return nil
 }
 
 type UpdateScanRequest struct {
@@ -1236,13 +1247,14 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"\x10nats_credentials\x18\x05 \x01(\tR\x0fnatsCredentials\"r\n" +
 	"\fHelloRequest\x123\n" +
 	"\x05facts\x18\x01 \x01(\v2\x1d.palisade.sensor.v1.NodeFactsR\x05facts\x12-\n" +
-	"\x12capability_version\x18\x02 \x01(\rR\x11capabilityVersion\"\xcc\x01\n" +
+	"\x12capability_version\x18\x02 \x01(\rR\x11capabilityVersion\"\x88\x02\n" +
 	"\rHelloResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\tnats_urls\x18\x02 \x03(\tR\bnatsUrls\x12-\n" +
 	"\x12capability_version\x18\x03 \x01(\rR\x11capabilityVersion\x12+\n" +
 	"\x11heartbeat_seconds\x18\x04 \x01(\rR\x10heartbeatSeconds\x12)\n" +
-	"\x10nats_credentials\x18\x05 \x01(\tR\x0fnatsCredentials\"\xc7\x01\n" +
+	"\x10nats_credentials\x18\x05 \x01(\tR\x0fnatsCredentials\x12:\n" +
+	"\fpending_jobs\x18\x06 \x03(\v2\x17.palisade.sensor.v1.JobR\vpendingJobs\"\xc7\x01\n" +
 	"\x11UpdateScanRequest\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x123\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1d.palisade.sensor.v1.ScanStateR\x05state\x12#\n" +
@@ -1356,27 +1368,28 @@ var file_palisade_sensor_v1_sensor_proto_goTypes = []any{
 var file_palisade_sensor_v1_sensor_proto_depIdxs = []int32{
 	3,  // 0: palisade.sensor.v1.EnrolRequest.facts:type_name -> palisade.sensor.v1.NodeFacts
 	3,  // 1: palisade.sensor.v1.HelloRequest.facts:type_name -> palisade.sensor.v1.NodeFacts
-	1,  // 2: palisade.sensor.v1.UpdateScanRequest.state:type_name -> palisade.sensor.v1.ScanState
-	1,  // 3: palisade.sensor.v1.UpdateScanResponse.state:type_name -> palisade.sensor.v1.ScanState
-	0,  // 4: palisade.sensor.v1.Result.status:type_name -> palisade.sensor.v1.Status
-	10, // 5: palisade.sensor.v1.Result.evidence:type_name -> palisade.sensor.v1.Evidence
-	11, // 6: palisade.sensor.v1.ResultBatch.results:type_name -> palisade.sensor.v1.Result
-	16, // 7: palisade.sensor.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	16, // 8: palisade.sensor.v1.Job.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 9: palisade.sensor.v1.Command.action:type_name -> palisade.sensor.v1.Command.Action
-	4,  // 10: palisade.sensor.v1.SensorService.Enrol:input_type -> palisade.sensor.v1.EnrolRequest
-	6,  // 11: palisade.sensor.v1.SensorService.Hello:input_type -> palisade.sensor.v1.HelloRequest
-	8,  // 12: palisade.sensor.v1.SensorService.UpdateScan:input_type -> palisade.sensor.v1.UpdateScanRequest
-	12, // 13: palisade.sensor.v1.SensorService.StreamResults:input_type -> palisade.sensor.v1.ResultBatch
-	5,  // 14: palisade.sensor.v1.SensorService.Enrol:output_type -> palisade.sensor.v1.EnrolResponse
-	7,  // 15: palisade.sensor.v1.SensorService.Hello:output_type -> palisade.sensor.v1.HelloResponse
-	9,  // 16: palisade.sensor.v1.SensorService.UpdateScan:output_type -> palisade.sensor.v1.UpdateScanResponse
-	13, // 17: palisade.sensor.v1.SensorService.StreamResults:output_type -> palisade.sensor.v1.BatchAck
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	14, // 2: palisade.sensor.v1.HelloResponse.pending_jobs:type_name -> palisade.sensor.v1.Job
+	1,  // 3: palisade.sensor.v1.UpdateScanRequest.state:type_name -> palisade.sensor.v1.ScanState
+	1,  // 4: palisade.sensor.v1.UpdateScanResponse.state:type_name -> palisade.sensor.v1.ScanState
+	0,  // 5: palisade.sensor.v1.Result.status:type_name -> palisade.sensor.v1.Status
+	10, // 6: palisade.sensor.v1.Result.evidence:type_name -> palisade.sensor.v1.Evidence
+	11, // 7: palisade.sensor.v1.ResultBatch.results:type_name -> palisade.sensor.v1.Result
+	16, // 8: palisade.sensor.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	16, // 9: palisade.sensor.v1.Job.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: palisade.sensor.v1.Command.action:type_name -> palisade.sensor.v1.Command.Action
+	4,  // 11: palisade.sensor.v1.SensorService.Enrol:input_type -> palisade.sensor.v1.EnrolRequest
+	6,  // 12: palisade.sensor.v1.SensorService.Hello:input_type -> palisade.sensor.v1.HelloRequest
+	8,  // 13: palisade.sensor.v1.SensorService.UpdateScan:input_type -> palisade.sensor.v1.UpdateScanRequest
+	12, // 14: palisade.sensor.v1.SensorService.StreamResults:input_type -> palisade.sensor.v1.ResultBatch
+	5,  // 15: palisade.sensor.v1.SensorService.Enrol:output_type -> palisade.sensor.v1.EnrolResponse
+	7,  // 16: palisade.sensor.v1.SensorService.Hello:output_type -> palisade.sensor.v1.HelloResponse
+	9,  // 17: palisade.sensor.v1.SensorService.UpdateScan:output_type -> palisade.sensor.v1.UpdateScanResponse
+	13, // 18: palisade.sensor.v1.SensorService.StreamResults:output_type -> palisade.sensor.v1.BatchAck
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_palisade_sensor_v1_sensor_proto_init() }
