@@ -288,8 +288,14 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 }
 
 // touchEvery is how often a node's reports refresh its last-seen time in the store; a node
-// counts as connected when seen within 90 s.
-const touchEvery = 15 * time.Second
+// counts as connected when seen within 90 s, and a connected sensor says hello every 30 s.
+const touchEvery = 30 * time.Second
+
+// Seen notes that the store already has nodeID's last-seen time as at (its hello wrote it), so
+// that reports within touchEvery write nothing more.
+func (m *Manager) Seen(nodeID string, at time.Time) {
+	m.touched.Store(nodeID, at)
+}
 
 // touch records that nodeID was seen at now, at most once per touchEvery per replica: every
 // running scan reports every few seconds, and ten thousand of them would otherwise write the

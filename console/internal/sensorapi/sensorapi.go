@@ -188,9 +188,11 @@ func (s *Server) Hello(ctx context.Context, req *sensorv1.HelloRequest) (*sensor
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if err := s.cfg.Store.UpdateNodeFacts(ctx, nodeID, facts, s.cfg.Now().UTC()); err != nil {
+	now := s.cfg.Now().UTC()
+	if err := s.cfg.Store.UpdateNodeFacts(ctx, nodeID, facts, now); err != nil {
 		return nil, api.ToStatus(err)
 	}
+	s.cfg.Scans.Seen(nodeID, now)
 	var notAfter time.Time
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
