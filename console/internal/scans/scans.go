@@ -110,6 +110,8 @@ type Manager struct {
 	// rescoreMu serialises Rescore.
 	rescoreMu sync.Mutex
 
+	// starts stores running reports in groups (see markRunning).
+	starts starts
 	// ingestSlots holds a token per batch being ingested (IngestConcurrency).
 	ingestSlots chan struct{}
 	// touched is when each node's last-seen time was last written, by node id (time.Time).
@@ -613,8 +615,16 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		}
 	}
 	started := false
-	if next != "" && next != sc.State {
-		started = next == posture.Running
+	if next == posture.Running && next != sc.State {
+		if sc, err = m.markRunning(ctx, sc.ID); err != nil {
+			return "", err
+		}
+		if sc.State != posture.Running {
+			return sc.State, nil // stopped or timed out meanwhile
+		}
+		started = true
+		m.counted(posture.Running, 1)
+	} else if next != "" && next != sc.State {
 		sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
 		if errors.Is(err, store.ErrBadTransition) {
 			cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())

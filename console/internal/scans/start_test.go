@@ -347,3 +347,85 @@ func TestStateReportsSettleTheJob(t *testing.T) {
 		t.Fatalf("settled %v, want %v", d.settled, want)
 	}
 }
+
+// gatedStore holds the first transition to running until gate closes, and records the ids of
+// every transition to running.
+type gatedStore struct {
+	store.Store
+	gate  chan struct{}
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (s *gatedStore) TransitionScans(ctx context.Context, ids []string, t store.Transition) ([]store.Scan, error) {
+	if t.State == posture.Running {
+		s.mu.Lock()
+		first := len(s.calls) == 0
+		s.calls = append(s.calls, slices.Clone(ids))
+		s.mu.Unlock()
+		if first {
+			<-s.gate
+		}
+	}
+	return s.Store.TransitionScans(ctx, ids, t)
+}
+
+// TestRunningReportsStoredTogether: reports that a scan runs, arriving while one is being
+// stored, are stored together in the next store call.
+func TestRunningReportsStoredTogether(t *testing.T) {
+	gs := &gatedStore{gate: make(chan struct{})}
+	m, _, _ := startFixture(t, &bulkDispatcher{}, func(c *Config) {
+		gs.Store = c.Store
+		c.Store = gs
+	})
+	ctx := context.Background()
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1", "n2", "n3", "n4"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := make(chan posture.ScanState, len(started))
+	report := func(sc store.Scan) {
+		st, err := m.Update(ctx, sc.NodeID, &sensorv1.UpdateScanRequest{ScanId: sc.ID, State: sensorv1.ScanState_SCAN_STATE_RUNNING})
+		if err != nil {
+			t.Error(err)
+		}
+		states <- st
+	}
+	go report(started[0])
+	deadline := time.Now().Add(10 * time.Second)
+	waitQueued := func(n int) {
+		for {
+			gs.mu.Lock()
+			calls := len(gs.calls)
+			gs.mu.Unlock()
+			m.starts.mu.Lock()
+			queued := len(m.starts.queue)
+			m.starts.mu.Unlock()
+			if calls == 1 && queued == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d store calls and %d reports queued; want 1 and %d", calls, queued, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitQueued(0)
+	for _, sc := range started[1:] {
+		go report(sc)
+	}
+	waitQueued(3)
+	close(gs.gate)
+	for range started {
+		if st := <-states; st != posture.Running {
+			t.Fatalf("report answered %s; want running", st)
+		}
+	}
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	want := []string{started[1].ID, started[2].ID, started[3].ID}
+	slices.Sort(want)
+	if len(gs.calls) != 2 || !slices.Equal(gs.calls[0], []string{started[0].ID}) || !slices.Equal(slices.Sorted(slices.Values(gs.calls[1])), want) {
+		t.Fatalf("store calls %v; want [%s] then the other three together", gs.calls, started[0].ID)
+	}
+}
