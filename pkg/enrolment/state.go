@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/palisadehq/palisade/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,7 +81,7 @@ func SaveState(dir string, st State) error {
 		{StateFile, append(meta, '\n'), 0o644},
 	}
 	for _, f := range files {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return fmt.Errorf("save node state: %w", err)
 		}
 	}
@@ -200,37 +201,4 @@ func parseECKey(b []byte) (*ecdsa.PrivateKey, error) {
 	default:
 		return nil, fmt.Errorf("unexpected PEM block %q, want PRIVATE KEY", block.Type)
 	}
-}
-
-// writeFileAtomic writes data to a temporary file in the same directory, sets mode, syncs it
-// and renames it over path.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		_ = tmp.Close()
-		_ = os.Remove(name)
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		_ = os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		_ = os.Remove(name)
-		return err
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/palisadehq/palisade/pkg/atomicfile"
 )
 
 // Files WriteAccounts keeps in its directory.
@@ -212,30 +214,7 @@ func keyKind(kind nkeys.PrefixByte) string {
 // writeFileAtomic writes data to path with mode perm through a temporary file in the same
 // directory and a rename, so a reader sees the old content or the new, never a part.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("bus: NATS accounts: write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		_ = tmp.Close()
-		_ = os.Remove(name)
-		return fmt.Errorf("bus: NATS accounts: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		_ = os.Remove(name)
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return fmt.Errorf("bus: NATS accounts: write %s: %w", path, err)
 	}
 	return nil
