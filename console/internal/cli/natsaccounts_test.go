@@ -3,31 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/jwt/v2"
+	"github.com/palisadehq/palisade/console/internal/bus"
 )
-
-// seedPublicKey returns the public key of the nkey seed in path.
-func seedPublicKey(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := jwt.ParseDecoratedNKey(data)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
-}
 
 // TestNATSAccountsCommand runs `nats-accounts` twice: the first run creates the three seeds,
 // the second keeps them, and both print the keys, the include line and the console flag.
@@ -43,9 +24,12 @@ func TestNATSAccountsCommand(t *testing.T) {
 		return out.String(), err
 	}
 	want := func(state string) string {
-		op := seedPublicKey(t, filepath.Join(dir, "operator.nk"))
-		sys := seedPublicKey(t, filepath.Join(dir, "system-account.nk"))
-		acc := seedPublicKey(t, filepath.Join(dir, "account.nk"))
+		// The keys of the seeds the command wrote: loading them again keeps them.
+		keys, err := bus.WriteAccounts(dir)
+		if err != nil || len(keys.Created) != 0 {
+			t.Fatalf("reading the seeds back: %v (created %v)", err, keys.Created)
+		}
+		op, sys, acc := keys.Operator, keys.SystemAccount, keys.Account
 		return "" +
 			"NATS operator and accounts in " + dir + ":\n" +
 			"  operator          " + op + "  " + state + " operator.nk\n" +
