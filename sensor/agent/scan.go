@@ -12,6 +12,7 @@ import (
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/engine"
+	"github.com/palisadehq/palisade/pkg/jobs"
 	"github.com/palisadehq/palisade/pkg/retry"
 	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -164,33 +165,13 @@ func runScan(ctx context.Context, sc scanConfig) {
 	}
 }
 
-// jobControls returns the controls a job asks for: its own definitions, or ids resolved in the
-// built-in catalogue when the console saw that this sensor has the same catalogue version.
+// jobControls returns the controls job asks for, resolved against the built-in catalogue.
 func jobControls(job *sensorv1.Job) ([]*catalog.Control, error) {
-	if len(job.GetControls()) > 0 || len(job.GetControlIds()) == 0 {
-		ctls, err := catalog.UnmarshalControls(job.GetControls())
-		if err != nil {
-			return nil, fmt.Errorf("the job's controls are invalid: %w", err)
-		}
-		return ctls, nil
-	}
 	cat, err := catalog.Default()
 	if err != nil {
 		return nil, err
 	}
-	if cat.Version() != job.GetCatalogVersion() {
-		return nil, fmt.Errorf("the job names controls of catalogue %s but this sensor has catalogue %s; the console sends definitions once it sees the new version",
-			job.GetCatalogVersion(), cat.Version())
-	}
-	ctls := make([]*catalog.Control, 0, len(job.GetControlIds()))
-	for _, id := range job.GetControlIds() {
-		c, ok := cat.Control(id)
-		if !ok {
-			return nil, fmt.Errorf("the job names control %q, which catalogue %s does not have", id, cat.Version())
-		}
-		ctls = append(ctls, c)
-	}
-	return ctls, nil
+	return jobs.Controls(job, cat)
 }
 
 func resultToProto(r engine.Result) *sensorv1.Result {

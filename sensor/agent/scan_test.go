@@ -19,6 +19,14 @@ func TestJobControls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cis, err := cat.ControlSet([]string{"linux-cis"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cisIDs []string
+	for _, c := range cis {
+		cisIDs = append(cisIDs, c.ID)
+	}
 	tests := []struct {
 		name    string
 		job     *sensorv1.Job
@@ -28,7 +36,14 @@ func TestJobControls(t *testing.T) {
 		{"definitions", &sensorv1.Job{Controls: doc}, ids, ""},
 		{"ids of the same catalogue", &sensorv1.Job{ControlIds: ids, CatalogVersion: cat.Version()}, ids, ""},
 		{"ids of another catalogue", &sensorv1.Job{ControlIds: ids, CatalogVersion: "0123456789ab"}, nil,
-			"the job names controls of catalogue 0123456789ab but this sensor has catalogue " + cat.Version()},
+			`the job names controls of catalogue "0123456789ab" but this sensor has catalogue ` + cat.Version()},
+		{"benchmarks and exclusions", &sensorv1.Job{BenchmarkIds: []string{"linux-cis"}, ExcludeControlIds: cisIDs[2:], CatalogVersion: cat.Version()}, cisIDs[:2], ""},
+		{"benchmarks of another catalogue", &sensorv1.Job{BenchmarkIds: []string{"linux-cis"}, CatalogVersion: "0123456789ab"}, nil,
+			`the job names controls of catalogue "0123456789ab"`},
+		{"unknown exclusion", &sensorv1.Job{BenchmarkIds: []string{"linux-cis"}, ExcludeControlIds: []string{"linux.nope"}, CatalogVersion: cat.Version()}, nil,
+			"the job's benchmarks do not resolve in catalogue " + cat.Version() + `: unknown control "linux.nope"`},
+		{"everything excluded", &sensorv1.Job{BenchmarkIds: []string{"linux-cis"}, ExcludeControlIds: cisIDs, CatalogVersion: cat.Version()}, nil,
+			"the job leaves no control to evaluate"},
 		{"unknown id", &sensorv1.Job{ControlIds: []string{"linux.nope"}, CatalogVersion: cat.Version()}, nil,
 			`the job names control "linux.nope", which catalogue ` + cat.Version() + " does not have"},
 		{"garbage definitions", &sensorv1.Job{Controls: []byte("controls: [")}, nil, "the job's controls are invalid"},

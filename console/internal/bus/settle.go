@@ -127,7 +127,7 @@ func (s *settler) run() {
 }
 
 // settle deletes the job of t.scan from t.node's subject. It reads the node's jobs oldest
-// first; one that is gone already (settled twice, aged out, the node removed) is not an
+// first; a job that is gone already (settled twice, aged out, the node removed) is not an
 // error.
 func (s *settler) settle(t taken) error {
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
@@ -139,19 +139,22 @@ func (s *settler) settle(t taken) error {
 		}
 		s.stream = st
 	}
-	var found uint64
+	// Every stored copy: a publish retried while a cluster elected a new stream leader can
+	// be stored twice, and each copy would be handed to the node at its next hello.
+	var found []uint64
 	err := eachJob(ctx, s.stream, t.node, func(seq uint64, job *sensorv1.Job) bool {
 		if job.GetScanId() == t.scan {
-			found = seq
-			return false
+			found = append(found, seq)
 		}
 		return true
 	})
-	if err != nil || found == 0 {
+	if err != nil {
 		return err
 	}
-	if err := s.stream.DeleteMsg(ctx, found); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("drop job %d: %w", found, err)
+	for _, seq := range found {
+		if err := s.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("drop job %d: %w", seq, err)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,10 @@ package bus
 
 import (
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/palisadehq/palisade/pkg/jobs"
 )
 
 // TestSettleDropsOnlyTheTakenJob: settling a scan drops exactly that scan's job from the
@@ -32,4 +36,31 @@ func TestSettleDropsOnlyTheTakenJob(t *testing.T) {
 	}
 	b.Settle("node-s", "scan-3")
 	waitFor(t, "node-s's jobs to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 0 })
+}
+
+// TestSettleDropsEveryCopy: a job stored twice (a publish retried across a change of stream
+// leader) leaves the stream entirely when it is settled.
+func TestSettleDropsEveryCopy(t *testing.T) {
+	b := startBus(t, newAuthority(t))
+	ctx := ctxT(t)
+	data, err := encodeJob(job("node-s", "scan-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"first-attempt", "second-attempt"} {
+		if _, err := b.js.Publish(ctx, jobs.JobSubject("node-s"), data, jetstream.WithMsgID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.PublishJob(ctx, job("node-s", "scan-2")); err != nil {
+		t.Fatal(err)
+	}
+	if n := storedJobs(t, b, "node-s"); n != 3 {
+		t.Fatalf("%d jobs stored; want 3", n)
+	}
+	b.Settle("node-s", "scan-1")
+	waitFor(t, "both copies of scan-1's job to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 1 })
+	if got, err := b.PendingJobs(ctx, "node-s", []string{"scan-1", "scan-2"}); err != nil || len(got) != 1 || got[0].GetScanId() != "scan-2" {
+		t.Fatalf("pending %v (%v); want only scan-2", got, err)
+	}
 }

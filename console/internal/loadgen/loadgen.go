@@ -32,7 +32,9 @@ import (
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/enrolment"
+	"github.com/palisadehq/palisade/pkg/jobs"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
 // Log field names.
@@ -201,8 +203,10 @@ type fleet struct {
 	start          time.Time
 	stats          stats
 
-	// controls caches the control ids of a job's controls document by its SHA-256, since
-	// every job of a scan group carries the same document. mu guards it.
+	// catalog is the built-in catalogue the simulated sensors report.
+	catalog *catalog.Catalog
+	// controls caches the control ids of jobs by a SHA-256 of their controls document, or of
+	// their catalogue version, benchmarks and exclusions (see controlIDs). mu guards it.
 	mu       sync.Mutex
 	controls map[[sha256.Size]byte][]string
 
@@ -259,7 +263,7 @@ func newFleet(cfg Config) (*fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fleet{catalogVersion: cat.Version(), cfg: cfg, log: cfg.Logger, controls: map[[sha256.Size]byte][]string{}}, nil
+	return &fleet{catalog: cat, catalogVersion: cat.Version(), cfg: cfg, log: cfg.Logger, controls: map[[sha256.Size]byte][]string{}}, nil
 }
 
 func (f *fleet) run(ctx context.Context) (Summary, error) {
@@ -556,18 +560,25 @@ func (f *fleet) jobDone(inRound bool) {
 	}
 }
 
-// controlIDs returns the ids of the controls in a job's controls document.
-func (f *fleet) controlIDs(doc []byte) ([]string, error) {
-	key := sha256.Sum256(doc)
+// controlIDs returns the ids of the controls a job asks for (see jobs.Controls), cached by
+// the job's controls document or by its benchmarks and exclusions: a fleet's jobs share them.
+func (f *fleet) controlIDs(job *sensorv1.Job) ([]string, error) {
+	if ids := job.GetControlIds(); len(ids) > 0 {
+		return ids, nil
+	}
+	key := sha256.Sum256(job.GetControls())
+	if len(job.GetControls()) == 0 {
+		key = sha256.Sum256([]byte(job.GetCatalogVersion() + "\n" + strings.Join(job.GetBenchmarkIds(), ",") + "\n" + strings.Join(job.GetExcludeControlIds(), ",")))
+	}
 	f.mu.Lock()
 	ids, ok := f.controls[key]
 	f.mu.Unlock()
 	if ok {
 		return ids, nil
 	}
-	ctls, err := catalog.UnmarshalControls(doc)
+	ctls, err := jobs.Controls(job, f.catalog)
 	if err != nil {
-		return nil, fmt.Errorf("the job's controls are invalid: %w", err)
+		return nil, err
 	}
 	if len(ctls) == 0 {
 		return nil, errors.New("the job has no controls")

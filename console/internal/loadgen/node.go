@@ -266,10 +266,7 @@ var errRejected = errors.New("batch rejected by the console")
 // runJob reports running, streams the job's synthetic results with heartbeats and ends with
 // the final batch.
 func (n *node) runJob(ctx context.Context, job *sensorv1.Job) error {
-	ids, err := job.GetControlIds(), error(nil)
-	if len(ids) == 0 {
-		ids, err = n.f.controlIDs(job.GetControls())
-	}
+	ids, err := n.f.controlIDs(job)
 	// The controls document is by far the largest part of a job and is not needed any more;
 	// with thousands of nodes busy at once, keeping it would dominate the generator's memory.
 	job.Controls = nil

@@ -336,8 +336,9 @@ type controlPlan struct {
 	benchIDs []string
 	controls []store.ScanControl
 	ctls     []*catalog.Control
-	// ids lists the control ids, sent to sensors that run the console's catalogue version.
-	ids []string
+	// exclude lists the controls left out, sorted: with the benchmark ids, all a sensor that
+	// runs the console's catalogue version needs to resolve the same controls.
+	exclude []string
 	// doc is the encoded controls, sent to the other sensors; encoded when first needed.
 	doc []byte
 }
@@ -363,7 +364,9 @@ func (m *Manager) planControls(node store.Node, req StartRequest) (*controlPlan,
 	if len(ctls) == 0 {
 		return nil, fmt.Errorf("%w: node %s: no controls left to run", ErrInvalid, node.Name)
 	}
-	p.ctls, p.ids = ctls, controlIDs(ctls)
+	p.ctls = ctls
+	p.exclude = slices.Sorted(slices.Values(req.Exclude))
+	p.exclude = slices.Compact(p.exclude)
 	for _, c := range ctls {
 		sc := store.ScanControl{ControlID: c.ID, Title: c.Title, Severity: c.Severity, Service: c.Service}
 		for _, ref := range c.References() {
@@ -377,7 +380,9 @@ func (m *Manager) planControls(node store.Node, req StartRequest) (*controlPlan,
 }
 
 // job builds a scan's job. A node whose sensor runs the console's own catalogue version gets
-// control ids only; the others get the encoded controls, shared by every node of the plan.
+// the benchmark ids and the exclusions only, from which it resolves the same controls (a job
+// of a few hundred bytes instead of one id per control); the others get the encoded controls,
+// shared by every node of the plan.
 func (m *Manager) job(ns store.NewScan, node store.Node, p *controlPlan, now time.Time) (*sensorv1.Job, error) {
 	job := &sensorv1.Job{
 		ScanId:           ns.ID,
@@ -389,7 +394,7 @@ func (m *Manager) job(ns store.NewScan, node store.Node, p *controlPlan, now tim
 		BatchSize:        uint32(m.cfg.BatchSize),
 	}
 	if v := node.Facts.CatalogVersion; v != "" && v == m.cfg.Catalog.Version() {
-		job.ControlIds, job.CatalogVersion = p.ids, v
+		job.ExcludeControlIds, job.CatalogVersion = p.exclude, v
 		return job, nil
 	}
 	if p.doc == nil {
@@ -505,15 +510,6 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 		out[i] = dispatched[ns.ID]
 	}
 	return out, nil
-}
-
-// controlIDs lists the ids of controls (sorted by id, as ControlSet returns them).
-func controlIDs(ctls []*catalog.Control) []string {
-	ids := make([]string, len(ctls))
-	for i, c := range ctls {
-		ids[i] = c.ID
-	}
-	return ids
 }
 
 // Stop asks the node to stop a scan and records it cancelled.

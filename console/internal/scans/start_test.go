@@ -166,8 +166,27 @@ func TestStartPublishesInBulk(t *testing.T) {
 	}
 	// n1 runs the console's catalogue and gets control ids; n2 gets the controls themselves.
 	j1, j2 := d.jobs[0], d.jobs[1]
-	if j1.GetNodeId() != "n1" || j1.GetScanId() != started[0].ID || len(j1.GetControlIds()) != 288 || j1.GetCatalogVersion() != cat.Version() || j1.GetControls() != nil {
-		t.Fatalf("job for n1: node %s, scan %s, %d control ids, catalogue %q, %d bytes of controls", j1.GetNodeId(), j1.GetScanId(), len(j1.GetControlIds()), j1.GetCatalogVersion(), len(j1.GetControls()))
+	if j1.GetNodeId() != "n1" || j1.GetScanId() != started[0].ID || len(j1.GetControlIds()) != 0 || len(j1.GetExcludeControlIds()) != 0 ||
+		!slices.Equal(j1.GetBenchmarkIds(), []string{"linux-cis"}) || j1.GetCatalogVersion() != cat.Version() || j1.GetControls() != nil {
+		t.Fatalf("job for n1: node %s, scan %s, benchmarks %v, %d control ids, exclusions %v, catalogue %q, %d bytes of controls",
+			j1.GetNodeId(), j1.GetScanId(), j1.GetBenchmarkIds(), len(j1.GetControlIds()), j1.GetExcludeControlIds(), j1.GetCatalogVersion(), len(j1.GetControls()))
+	}
+	// The sensor resolves the very controls the console stored for the scan.
+	resolved, err := jobs.Controls(j1, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctls, err := st.ScanControls(ctx, started[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resolved) != 288 || len(ctls) != 288 {
+		t.Fatalf("n1's job resolves %d controls and the scan stores %d; want 288 each", len(resolved), len(ctls))
+	}
+	for _, c := range resolved {
+		if _, ok := ctls[c.ID]; !ok {
+			t.Fatalf("n1's job resolves %s, which the scan does not have", c.ID)
+		}
 	}
 	if j2.GetNodeId() != "n2" || len(j2.GetControlIds()) != 0 || j2.GetCatalogVersion() != "" || len(j2.GetControls()) == 0 {
 		t.Fatalf("job for n2: node %s, %d control ids, catalogue %q, %d bytes of controls", j2.GetNodeId(), len(j2.GetControlIds()), j2.GetCatalogVersion(), len(j2.GetControls()))
@@ -427,5 +446,42 @@ func TestRunningReportsStoredTogether(t *testing.T) {
 	slices.Sort(want)
 	if len(gs.calls) != 2 || !slices.Equal(gs.calls[0], []string{started[0].ID}) || !slices.Equal(slices.Sorted(slices.Values(gs.calls[1])), want) {
 		t.Fatalf("store calls %v; want [%s] then the other three together", gs.calls, started[0].ID)
+	}
+}
+
+// TestJobWithExclusionsResolvesTheScansControls: a job for a sensor with the console's
+// catalogue carries the exclusions, sorted and once each, and resolves to the scan's controls.
+func TestJobWithExclusionsResolvesTheScansControls(t *testing.T) {
+	d := &bulkDispatcher{}
+	m, st, cat := startFixture(t, d)
+	ctx := context.Background()
+	all, err := cat.ControlSet([]string{"linux-cis"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := all[5].ID, all[2].ID
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Exclude: []string{a, b, a}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := d.jobs[0]
+	if want := []string{b, a}; !slices.Equal(job.GetExcludeControlIds(), want) {
+		t.Fatalf("job exclusions %v; want %v", job.GetExcludeControlIds(), want)
+	}
+	resolved, err := jobs.Controls(job, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := st.ScanControls(ctx, started[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resolved) != 286 || len(stored) != 286 {
+		t.Fatalf("job resolves %d controls, scan stores %d; want 286 each", len(resolved), len(stored))
+	}
+	for _, c := range resolved {
+		if _, ok := stored[c.ID]; !ok || c.ID == a || c.ID == b {
+			t.Fatalf("job resolves %s (stored %v)", c.ID, ok)
+		}
 	}
 }

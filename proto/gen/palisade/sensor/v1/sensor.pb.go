@@ -1057,8 +1057,13 @@ type Job struct {
 	// sensor that reported the same catalogue version).
 	ControlIds     []string `protobuf:"bytes,9,rep,name=control_ids,json=controlIds,proto3" json:"control_ids,omitempty"`
 	CatalogVersion string   `protobuf:"bytes,10,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When controls and control_ids are both empty: the controls are those of benchmark_ids in
+	// the built-in catalogue of version catalog_version, each once, less these ids (what the
+	// console's own catalogue of that version resolves, so a job for a sensor that reported the
+	// same catalogue names no control at all).
+	ExcludeControlIds []string `protobuf:"bytes,11,rep,name=exclude_control_ids,json=excludeControlIds,proto3" json:"exclude_control_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -1159,6 +1164,13 @@ func (x *Job) GetCatalogVersion() string {
 		return x.CatalogVersion
 	}
 	return ""
+}
+
+func (x *Job) GetExcludeControlIds() []string {
+	if x != nil {
+		return x.ExcludeControlIds
+	}
+	return nil
 }
 
 // Command is published on palisade.control.<node-id>.
@@ -1286,7 +1298,7 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
-	"\x06stored\x18\x04 \x01(\rR\x06stored\"\x84\x03\n" +
+	"\x06stored\x18\x04 \x01(\rR\x06stored\"\xb4\x03\n" +
 	"\x03Job\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12#\n" +
@@ -1302,7 +1314,8 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"\vcontrol_ids\x18\t \x03(\tR\n" +
 	"controlIds\x12'\n" +
 	"\x0fcatalog_version\x18\n" +
-	" \x01(\tR\x0ecatalogVersion\"\x91\x01\n" +
+	" \x01(\tR\x0ecatalogVersion\x12.\n" +
+	"\x13exclude_control_ids\x18\v \x03(\tR\x11excludeControlIds\"\x91\x01\n" +
 	"\aCommand\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12:\n" +
 	"\x06action\x18\x02 \x01(\x0e2\".palisade.sensor.v1.Command.ActionR\x06action\"1\n" +
