@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,24 +13,11 @@ func TestRuntimeProfilesOnlyOnTheDebugAddress(t *testing.T) {
 	if h.info.DebugAddr == "" {
 		t.Fatal("the console reports no debug address")
 	}
-	get := func(url string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, string(body)
-	}
-	code, body := get("http://" + h.info.DebugAddr + "/debug/pprof/goroutine?debug=1")
+	code, body := httpGet(t, "http://"+h.info.DebugAddr+"/debug/pprof/goroutine?debug=1")
 	if code != http.StatusOK || !strings.HasPrefix(body, "goroutine profile: total ") {
 		t.Fatalf("debug address: %d %.60q; want 200 and a goroutine profile", code, body)
 	}
-	if code, body := get("http://" + h.info.HTTPAddr + "/debug/pprof/goroutine?debug=1"); strings.HasPrefix(body, "goroutine profile") {
+	if code, body := httpGet(t, "http://"+h.info.HTTPAddr+"/debug/pprof/goroutine?debug=1"); strings.HasPrefix(body, "goroutine profile") {
 		t.Fatalf("the user-facing HTTP listener served a profile (%d)", code)
 	}
 }

@@ -298,7 +298,23 @@ func TestDroppedStreamResendsAndStoresOnce(t *testing.T) {
 // metric reads one sample from the console's /metrics.
 func metric(t *testing.T, h *harness, series string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + h.info.HTTPAddr + "/metrics")
+	_, body := httpGet(t, "http://"+h.info.HTTPAddr+"/metrics")
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`)
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// httpGet fetches url and returns the status code and the body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,14 +323,5 @@ func metric(t *testing.T, h *harness, series string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`)
-	m := re.FindSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return resp.StatusCode, string(body)
 }
