@@ -11,10 +11,13 @@ import (
 )
 
 // CapabilityVersion is the version of the sensor-console protocol. A console accepts sensors
-// of its own version and older ones down to MinCapabilityVersion.
+// of its own version and older ones down to MinCapabilityVersion. Version 2: a sensor takes
+// its jobs on its job subject and from its hellos' pending jobs, with no JetStream consumer,
+// and resolves a job that names only benchmarks; a version 1 sensor would wait on a consumer
+// that no longer exists, so it is told to upgrade.
 const (
-	CapabilityVersion    = 1
-	MinCapabilityVersion = 1
+	CapabilityVersion    = 2
+	MinCapabilityVersion = 2
 )
 
 var statuses = map[posture.Status]sensorv1.Status{

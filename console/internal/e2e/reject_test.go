@@ -185,3 +185,18 @@ func TestScanRequestRejections(t *testing.T) {
 		t.Fatalf("%d scans stored after rejected requests; want 0", len(list.GetScans()))
 	}
 }
+
+// TestOlderProtocolRefused: a sensor of protocol version 1 (jobs through a JetStream consumer)
+// is told to upgrade rather than left waiting for jobs that never come.
+func TestOlderProtocolRefused(t *testing.T) {
+	h := startConsole(t, consoleOptions{})
+	n, err := h.enrolRaw(h.token(1, time.Hour), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.client.Hello(context.Background(), &sensorv1.HelloRequest{CapabilityVersion: 1, Facts: &sensorv1.NodeFacts{Hostname: "old", TargetType: "linux"}})
+	const want = "sensor speaks protocol version 1; this console supports 2 to 2: upgrade the older side"
+	if status.Code(err) != codes.FailedPrecondition || status.Convert(err).Message() != want {
+		t.Fatalf("hello of a version 1 sensor: %v; want FailedPrecondition %q", err, want)
+	}
+}
