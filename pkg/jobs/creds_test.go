@@ -62,3 +62,18 @@ func TestTakenMemoryIsBounded(t *testing.T) {
 		t.Errorf("remembers %d ids (%d in order, oldest %v), want %d with scan-3 oldest", len(s.taken), len(s.takenOrder), s.takenOrder[:1], takenMemory)
 	}
 }
+
+func TestForgetLetsAJobThroughAgain(t *testing.T) {
+	var handled []string
+	s := &Subscription{taken: make(map[string]struct{}), onJob: func(j *sensorv1.Job) { handled = append(handled, j.GetScanId()) }}
+	for _, id := range []string{"s1", "s2", "s1"} {
+		s.handleJob(&sensorv1.Job{ScanId: id, NodeId: "n1"})
+	}
+	s.Forget("s1")
+	s.Forget("never-seen")
+	s.handleJob(&sensorv1.Job{ScanId: "s1", NodeId: "n1"})
+	s.handleJob(&sensorv1.Job{ScanId: "s2", NodeId: "n1"})
+	if !slices.Equal(handled, []string{"s1", "s2", "s1"}) || !slices.Equal(s.takenOrder, []string{"s2", "s1"}) {
+		t.Fatalf("handled %v, remembered %v; want s1 s2 s1, and s2 s1", handled, s.takenOrder)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,8 +68,9 @@ type Subscription struct {
 	// pending carries jobs handed in by Deliver to the job loop.
 	pending chan *sensorv1.Job
 
-	// taken and takenOrder, used by the job loop only, are the scan ids whose job went to
-	// onJob, oldest first, at most takenMemory.
+	// takenMu guards taken and takenOrder: the scan ids whose job went to onJob, oldest
+	// first, at most takenMemory.
+	takenMu    sync.Mutex
 	taken      map[string]struct{}
 	takenOrder []string
 
@@ -234,7 +236,9 @@ func (s *Subscription) jobLoop(msgs <-chan *nats.Msg) {
 // handleJob hands a checked job to onJob unless its scan's job went there before.
 func (s *Subscription) handleJob(job *sensorv1.Job) {
 	id := job.GetScanId()
+	s.takenMu.Lock()
 	if _, ok := s.taken[id]; ok {
+		s.takenMu.Unlock()
 		return
 	}
 	if len(s.takenOrder) >= takenMemory {
@@ -243,7 +247,21 @@ func (s *Subscription) handleJob(job *sensorv1.Job) {
 	}
 	s.taken[id] = struct{}{}
 	s.takenOrder = append(s.takenOrder, id)
+	s.takenMu.Unlock()
 	s.onJob(job)
+}
+
+// Forget lets scanID's job through to onJob again: the handler gave it up before the console
+// knew the node took it (it could not report the scan running), so the next hello's copy
+// should run. Safe from any goroutine.
+func (s *Subscription) Forget(scanID string) {
+	s.takenMu.Lock()
+	defer s.takenMu.Unlock()
+	if _, ok := s.taken[scanID]; !ok {
+		return
+	}
+	delete(s.taken, scanID)
+	s.takenOrder = slices.DeleteFunc(s.takenOrder, func(id string) bool { return id == scanID })
 }
 
 // decodeJob returns the job in data, or nil and why it was rejected.

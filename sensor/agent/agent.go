@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -219,7 +220,9 @@ func (a *Agent) dial(tlsCfg *tls.Config) (*grpc.ClientConn, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(8 << 20)),
+		// A hello's answer may carry a job with a whole catalogue document (up to the job
+		// limit), beside the rest of the answer.
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(8<<20), grpc.MaxCallRecvMsgSize(jobs.MaxJobBytes+1<<20)),
 	}
 	if a.cfg.Dialer != nil {
 		opts = append(opts, grpc.WithContextDialer(a.cfg.Dialer))
@@ -276,12 +279,21 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 	defer nc.Close()
 	sessCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The handler may run before Subscribe returns; it finds the subscription through subRef.
+	var subRef atomic.Pointer[jobs.Subscription]
 	sub, err := jobs.Subscribe(sessCtx, nc, a.state.NodeID,
-		func(job *sensorv1.Job) { a.startJob(ctx, client, job) },
+		func(job *sensorv1.Job) {
+			a.startJob(ctx, client, job, func() {
+				if s := subRef.Load(); s != nil {
+					s.Forget(job.GetScanId())
+				}
+			})
+		},
 		a.command)
 	if err != nil {
 		return fmt.Errorf("subscribe to jobs: %w", err)
 	}
+	subRef.Store(sub)
 	defer sub.Close()
 	a.log.Info("waiting for jobs", zap.Strings("nats", urls))
 	// Say hello again now that the subscription exists: its answer carries every job
@@ -322,8 +334,9 @@ func deliver(sub *jobs.Subscription, pending []*sensorv1.Job) {
 
 var errStopped = errors.New("stopped by the console")
 
-// startJob takes a job off the bus and runs it in the background.
-func (a *Agent) startJob(ctx context.Context, client sensorv1.SensorServiceClient, job *sensorv1.Job) {
+// startJob takes a job off the bus and runs it in the background. giveBack lets the job come
+// again (with a later hello) when the scan could not be reported running.
+func (a *Agent) startJob(ctx context.Context, client sensorv1.SensorServiceClient, job *sensorv1.Job, giveBack func()) {
 	log := a.log.With(zap.String("scan", job.GetScanId()))
 	if exp := job.GetExpiresAt(); exp != nil && time.Now().After(exp.AsTime()) {
 		log.Warn("job expired before it was taken; discarding it")
@@ -348,7 +361,7 @@ func (a *Agent) startJob(ctx context.Context, client sensorv1.SensorServiceClien
 			a.mu.Unlock()
 			cancel(nil)
 		}()
-		runScan(scanCtx, scanConfig{client: client, job: job, root: a.cfg.HostRoot, log: log, minBackoff: a.cfg.MinBackoff, maxBackoff: a.cfg.MaxBackoff})
+		runScan(scanCtx, scanConfig{client: client, job: job, root: a.cfg.HostRoot, log: log, minBackoff: a.cfg.MinBackoff, maxBackoff: a.cfg.MaxBackoff, giveBack: giveBack})
 	}()
 }
 

@@ -24,6 +24,9 @@ type scanConfig struct {
 	root                   string
 	log                    *zap.Logger
 	minBackoff, maxBackoff time.Duration
+	// giveBack, when set, lets the job come again: called when the scan could not be
+	// reported running, so the console still waits for the node to take it.
+	giveBack func()
 }
 
 // defaultBatchSize is used when a job does not say.
@@ -75,7 +78,10 @@ func runScan(ctx context.Context, sc scanConfig) {
 	total := uint32(len(ctls))
 	state, err := update(&sensorv1.UpdateScanRequest{State: sensorv1.ScanState_SCAN_STATE_RUNNING, ControlsTotal: total})
 	if err != nil {
-		sc.log.Warn("could not report running; dropping the job", zap.Error(err))
+		sc.log.Warn("could not report running; the job comes again with a later hello", zap.Error(err))
+		if sc.giveBack != nil {
+			sc.giveBack()
+		}
 		return
 	}
 	if state != sensorv1.ScanState_SCAN_STATE_RUNNING {

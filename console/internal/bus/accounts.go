@@ -132,8 +132,7 @@ func accountsConf(opKey nkeys.KeyPair, opPub, sysPub, appPub string) (string, er
 	}
 	app := jwt.NewAccountClaims(appPub)
 	app.Name = accountName
-	// The jobs stream is on disk, the nodes' consumers in memory; neither is capped here
-	// (the stream bounds itself by age).
+	// The jobs stream is on disk and bounds itself by age; nothing is capped here.
 	app.Limits.JetStreamLimits = jwt.JetStreamLimits{
 		DiskStorage:   jwt.NoLimit,
 		MemoryStorage: jwt.NoLimit,

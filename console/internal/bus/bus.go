@@ -381,6 +381,9 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 	// stores the job once.
 	wait := publishRetryMin
 	for {
+		if err := ctx.Err(); err != nil {
+			return jobFailure(job.GetScanId(), notSent(err), notSent(err))
+		}
 		msg := nats.NewMsg(jobs.JobSubject(job.GetNodeId()))
 		msg.Data = data
 		attemptCtx, cancel := context.WithTimeout(ctx, publishAttemptTimeout)
@@ -487,7 +490,7 @@ func (b *Bus) publishAsync(ctx context.Context, batch []*sensorv1.Job, data [][]
 	}()
 	for _, i := range pending {
 		if err := ctx.Err(); err != nil {
-			errs[i] = err
+			errs[i] = notSent(err)
 			continue
 		}
 		msg := nats.NewMsg(jobs.JobSubject(batch[i].GetNodeId()))
@@ -515,6 +518,13 @@ func retryablePublish(err error) bool {
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
+}
+
+// notSent is the error of a job never sent because the caller's context ended first. It does
+// not wrap the context's error, so that unconfirmed and retryablePublish see it for what it
+// is: nothing was stored.
+func notSent(ctxErr error) error {
+	return fmt.Errorf("not sent: %v", ctxErr)
 }
 
 // unconfirmed reports whether a failed publish may have stored the job all the same: the

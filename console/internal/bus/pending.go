@@ -35,11 +35,16 @@ func eachJob(ctx context.Context, st jetstream.Stream, node string, fn func(seq 
 	return nil
 }
 
+// pendingBudget bounds the jobs one PendingJobs returns, in encoded bytes, so that a hello's
+// answer stays well under a sensor's message limit; the first job is returned whatever its
+// size (up to jobs.MaxJobBytes), and the rest wait for later hellos.
+const pendingBudget = 2 << 20
+
 // PendingJobs returns the jobs stored for nodeID whose scans are among scanIDs (the node's
-// scans still waiting for it), oldest first. The console hands them to the node with its
-// answer to the node's hello, which covers every job published while the node was not
-// subscribed. A scan whose job is no longer stored (aged out, or the node was removed) is
-// left out.
+// scans still waiting for it), oldest first, up to pendingBudget bytes. The console hands
+// them to the node with its answer to the node's hello: the way to the node for jobs
+// published while it was not subscribed. A scan whose job is no longer stored (aged out, or
+// the node was removed) is left out.
 func (b *Bus) PendingJobs(ctx context.Context, nodeID string, scanIDs []string) ([]*sensorv1.Job, error) {
 	if err := jobs.ValidateNodeID(nodeID); err != nil {
 		return nil, fmt.Errorf("bus: pending jobs: %w", err)
@@ -56,11 +61,18 @@ func (b *Bus) PendingJobs(ctx context.Context, nodeID string, scanIDs []string) 
 		return nil, fmt.Errorf("bus: pending jobs of node %s: look up the jobs stream: %w", nodeID, err)
 	}
 	var out []*sensorv1.Job
+	size := 0
 	err = eachJob(ctx, st, nodeID, func(_ uint64, job *sensorv1.Job) bool {
-		if want[job.GetScanId()] {
-			out = append(out, job)
-			delete(want, job.GetScanId())
+		if !want[job.GetScanId()] {
+			return true
 		}
+		n := proto.Size(job)
+		if len(out) > 0 && size+n > pendingBudget {
+			return false
+		}
+		out = append(out, job)
+		size += n
+		delete(want, job.GetScanId())
 		return len(want) > 0
 	})
 	if err != nil {

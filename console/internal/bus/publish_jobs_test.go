@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -77,8 +78,12 @@ func TestPublishJobs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	errs := b.PublishJobs(ctx, []*sensorv1.Job{job("node-0", "scan-late")})
-	if len(errs) != 1 || errs[0] == nil || errs[0].Error() != "bus: publish job: context canceled" {
-		t.Fatalf("cancelled publish: %v", errs)
+	if len(errs) != 1 || errs[0] == nil || errs[0].Error() != "bus: publish job: not sent: context canceled" || errors.Is(errs[0], jobs.ErrUnconfirmed) {
+		t.Fatalf("cancelled publish: %v; want not sent, and not unconfirmed", errs)
+	}
+	// Likewise one job at a time.
+	if err := b.PublishJob(ctx, job("node-0", "scan-later")); err == nil || err.Error() != "bus: publish job for scan scan-later: not sent: context canceled" || errors.Is(err, jobs.ErrUnconfirmed) {
+		t.Fatalf("cancelled PublishJob: %v; want not sent, and not unconfirmed", err)
 	}
 	if total, _ := streamMsgs(t, b, "node-0"); total != good {
 		t.Fatalf("stream holds %d jobs after a cancelled publish, want %d", total, good)

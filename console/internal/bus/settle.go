@@ -35,19 +35,26 @@ const (
 	settleAttempts = 6
 )
 
-// settler drops taken jobs from the stream, in the background, one at a time. The stream
-// keeps jobs by age rather than as a work queue (see streamConfig), and the server finds a
-// node's next job by walking from the previous one it delivered: taken jobs left in the stream
-// make each later delivery to that node walk past the jobs of every other node published in
-// between. Dropping them keeps each delivery a direct lookup.
+// settler drops jobs nobody should take any more (taken, or of a scan that ended) from the
+// stream, in the background, one at a time. The stream keeps jobs by age (see streamConfig);
+// without this, a node's stored jobs would pile up for a day, each hello's PendingJobs and
+// each settle would read past them (at most nodeJobLookups), and they would be handed to the
+// node again until its scans' states turned them away.
 type settler struct {
 	log *zap.Logger
 	js  jetstream.JetStream
 	// stream is the jobs stream, looked up on first use by the run goroutine only.
 	stream jetstream.Stream
 
+	// ctx ends when the settler closes, cutting a request in flight short.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// mu guards pending and queued, the jobs waiting to be settled and their keys (a job
+	// settled twice before its turn is queued once).
 	mu      sync.Mutex
 	pending []taken
+	queued  map[string]bool
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -57,16 +64,24 @@ type settler struct {
 func newSettler(log *zap.Logger, js jetstream.JetStream) *settler {
 	s := &settler{
 		log: log, js: js,
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		queued: make(map[string]bool),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run()
 	return s
 }
 
 func (s *settler) add(t taken) {
+	key := t.node + "/" + t.scan
 	s.mu.Lock()
+	if s.queued[key] {
+		s.mu.Unlock()
+		return
+	}
+	s.queued[key] = true
 	s.pending = append(s.pending, t)
 	s.mu.Unlock()
 	select {
@@ -97,7 +112,10 @@ func (s *settler) retry(t taken, err error) {
 }
 
 func (s *settler) close() {
-	s.once.Do(func() { close(s.stop) })
+	s.once.Do(func() {
+		close(s.stop)
+		s.cancel()
+	})
 	<-s.done
 }
 
@@ -112,6 +130,7 @@ func (s *settler) run() {
 		s.mu.Lock()
 		batch := s.pending
 		s.pending = nil
+		clear(s.queued)
 		s.mu.Unlock()
 		for _, t := range batch {
 			select {
@@ -130,7 +149,7 @@ func (s *settler) run() {
 // first; a job that is gone already (settled twice, aged out, the node removed) is not an
 // error.
 func (s *settler) settle(t taken) error {
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, settleTimeout)
 	defer cancel()
 	if s.stream == nil {
 		st, err := s.js.Stream(ctx, jobs.StreamName)

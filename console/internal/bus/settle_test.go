@@ -6,6 +6,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/palisadehq/palisade/pkg/jobs"
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
 // TestSettleDropsOnlyTheTakenJob: settling a scan drops exactly that scan's job from the
@@ -62,5 +63,32 @@ func TestSettleDropsEveryCopy(t *testing.T) {
 	waitFor(t, "both copies of scan-1's job to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 1 })
 	if got, err := b.PendingJobs(ctx, "node-s", []string{"scan-1", "scan-2"}); err != nil || len(got) != 1 || got[0].GetScanId() != "scan-2" {
 		t.Fatalf("pending %v (%v); want only scan-2", got, err)
+	}
+}
+
+// TestPendingJobsKeepsAHelloSmall: pending jobs stop at pendingBudget bytes (the first is
+// always returned); the rest come with later hellos.
+func TestPendingJobsKeepsAHelloSmall(t *testing.T) {
+	b := startBus(t, newAuthority(t))
+	ctx := ctxT(t)
+	big := func(scan string) *sensorv1.Job {
+		j := job("node-p", scan)
+		j.Controls = make([]byte, pendingBudget*3/4)
+		return j
+	}
+	for _, scan := range []string{"scan-1", "scan-2", "scan-3"} {
+		if err := b.PublishJob(ctx, big(scan)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := []string{"scan-1", "scan-2", "scan-3"}
+	got, err := b.PendingJobs(ctx, "node-p", ids)
+	if err != nil || len(got) != 1 || got[0].GetScanId() != "scan-1" {
+		t.Fatalf("first hello: %d jobs (%v); want scan-1 alone", len(got), err)
+	}
+	b.Settle("node-p", "scan-1")
+	waitFor(t, "scan-1's job to be settled", func() bool { return storedJobs(t, b, "node-p") == 2 })
+	if got, err := b.PendingJobs(ctx, "node-p", ids[1:]); err != nil || len(got) != 1 || got[0].GetScanId() != "scan-2" {
+		t.Fatalf("second hello: %d jobs (%v); want scan-2 alone", len(got), err)
 	}
 }

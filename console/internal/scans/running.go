@@ -15,8 +15,9 @@ const startTimeout = 30 * time.Second
 // starts groups the running reports that arrive together into one store call: when a large
 // scan starts, every node takes its job within the same second and reports running, and one
 // transaction per report queued every other write of the console behind thousands of them.
-// The first report to arrive while none is being stored stores its own and every report that
-// queued meanwhile, until the queue is empty (group commit); the others wait for their answer.
+// The first report to arrive while none is being stored stores the queue, its own report
+// among it; reports that queued meanwhile are stored by a goroutine of their own, batch after
+// batch until the queue is empty (group commit), so that no caller waits on others' batches.
 type starts struct {
 	mu    sync.Mutex
 	queue []*startReq
@@ -42,22 +43,36 @@ func (m *Manager) markRunning(ctx context.Context, id string) (store.Scan, error
 	s.queue = append(s.queue, r)
 	if !s.busy {
 		s.busy = true
-		for len(s.queue) > 0 {
-			batch := s.queue
-			s.queue = nil
-			s.mu.Unlock()
-			m.storeStarts(batch)
-			s.mu.Lock()
-		}
-		s.busy = false
+		batch := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		m.storeStarts(batch)
+		go m.drainStarts()
+	} else {
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	select {
 	case res := <-r.done:
 		return res.sc, res.err
 	case <-ctx.Done():
 		return store.Scan{}, ctx.Err()
 	}
+}
+
+// drainStarts stores the reports that queued while a batch was stored, batch after batch, and
+// lets the next report lead when the queue is empty.
+func (m *Manager) drainStarts() {
+	s := &m.starts
+	s.mu.Lock()
+	for len(s.queue) > 0 {
+		batch := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		m.storeStarts(batch)
+		s.mu.Lock()
+	}
+	s.busy = false
+	s.mu.Unlock()
 }
 
 // storeStarts marks the scans of batch running in one store call and answers each request.

@@ -197,16 +197,17 @@ type JobsPublisher interface {
 	PublishJobs(ctx context.Context, jobs []*sensorv1.Job) (errs []error)
 }
 
-// JobsSettler is a Dispatcher that can drop a job its node has taken (the NATS bus does).
-// Update calls it when a node reports on a scan that is not over yet.
+// JobsSettler is a Dispatcher that can drop a job from its node's queue (the NATS bus does).
+// The manager calls it when a node reports on a scan (it took the job) and when a scan ends
+// by a stop or a timeout (nobody should take the job any more).
 type JobsSettler interface {
 	// Settle drops the node's job for the scan, in the background.
 	Settle(nodeID, scanID string)
 }
 
-// Start creates one scan per node (sharing a group id), stores them queued, publishes one job
-// per node and marks each dispatched; a scan whose job could not be published is marked failed
-// with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
+// Start creates one scan per node (sharing a group id), stores them queued, marks them
+// dispatched and publishes one job per node; a scan whose job could not be published is marked
+// failed with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
 // one store call, the control set is worked out once per target type, and the scans are
 // stored, published and marked in bulk, so that a scan of ten thousand nodes takes a few
 // seconds at most.
@@ -273,8 +274,8 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
 
-	// The node's job consumer was made at enrolment and is checked at every hello; a job
-	// published while it is missing waits in the stream until the node says hello.
+	// A node subscribed now receives its job as it is stored; one that is not gets it with
+	// the answer to its next hello.
 	marked := time.Now()
 	errs := m.publishJobs(ctx, jobs)
 	published := time.Now()
@@ -308,6 +309,14 @@ func (m *Manager) touch(ctx context.Context, nodeID string, now time.Time) {
 	}
 	if err := m.cfg.Store.TouchNode(ctx, nodeID, now); err == nil {
 		m.touched.Store(nodeID, now)
+	}
+}
+
+// settle lets the bus drop the scan's job, when the Dispatcher can: the node took it, or the
+// scan ended and nobody should take it any more.
+func (m *Manager) settle(nodeID, scanID string) {
+	if st, ok := m.cfg.Dispatcher.(JobsSettler); ok {
+		st.Settle(nodeID, scanID)
 	}
 }
 
@@ -535,6 +544,7 @@ func (m *Manager) Stop(ctx context.Context, scanID, actor string) (store.Scan, e
 		return store.Scan{}, err
 	}
 	m.counted(posture.Cancelled, 1)
+	m.settle(sc.NodeID, scanID)
 	m.forget(scanID)
 	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "scan.stop", Target: scanID})
 	return sc, nil
@@ -590,6 +600,9 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 	now := m.cfg.Now().UTC()
 	m.touch(ctx, nodeID, now)
 	if sc.State.Terminal() {
+		if req.GetState() != sensorv1.ScanState_SCAN_STATE_UNSPECIFIED {
+			m.settle(nodeID, sc.ID) // the node took a job that is no longer wanted
+		}
 		return sc.State, nil
 	}
 	var next posture.ScanState
@@ -606,9 +619,7 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 	}
 	if next != "" {
 		// The node took the job: it reports only on scans whose job it received.
-		if st, ok := m.cfg.Dispatcher.(JobsSettler); ok {
-			st.Settle(nodeID, sc.ID)
-		}
+		m.settle(nodeID, sc.ID)
 	}
 	started := false
 	if next == posture.Running && next != sc.State {
@@ -857,6 +868,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		if err == nil { // else the node or another replica was first
 			m.counted(posture.TimedOut, 1)
 		}
+		m.settle(sc.NodeID, sc.ID)
 		m.forget(sc.ID)
 		// Tell a sensor that may still be working to stop.
 		_ = m.cfg.Dispatcher.PublishCommand(ctx, sc.NodeID, &sensorv1.Command{ScanId: sc.ID, Action: sensorv1.Command_ACTION_STOP})

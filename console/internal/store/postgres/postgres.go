@@ -129,11 +129,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	lc := pc.Copy()
 	lc.MaxConns, lc.MinConns = livenessConns, 0
-	if lc.ConnConfig.RuntimeParams == nil {
-		lc.ConnConfig.RuntimeParams = map[string]string{}
+	// A SET after connecting rather than a startup parameter: poolers such as PgBouncer refuse
+	// startup parameters they do not know.
+	lc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+			return fmt.Errorf("turn off synchronous commit for liveness writes: %w", err)
+		}
+		return nil
 	}
-	lc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	lc.AfterConnect = nil
 	liveness, err := pgxpool.NewWithConfig(ctx, lc)
 	if err != nil {
 		pool.Close()
