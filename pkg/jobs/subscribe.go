@@ -168,22 +168,24 @@ func Subscribe(ctx context.Context, nc *nats.Conn, nodeID string, onJob JobHandl
 	return s, nil
 }
 
-// Deliver hands the subscription a job that came another way than its subject (the pending
-// jobs of a hello). It goes through the same checks as a published one and to onJob only if
-// this subscription has not handed that scan's job over already. It returns false when the
-// subscription has ended.
-func (s *Subscription) Deliver(job *sensorv1.Job) bool {
-	select {
-	case <-s.stop:
-		return false
-	default:
+// Deliver hands the subscription jobs that came another way than its subject (the pending
+// jobs of a hello), in order. Each goes through the same checks as a published one and to
+// onJob only if this subscription has not handed that scan's job over already. It returns
+// false, delivering no more, when the subscription has ended.
+func (s *Subscription) Deliver(jobs ...*sensorv1.Job) bool {
+	for _, job := range jobs {
+		select {
+		case <-s.stop:
+			return false
+		default:
+		}
+		select {
+		case <-s.stop:
+			return false
+		case s.pending <- job:
+		}
 	}
-	select {
-	case <-s.stop:
-		return false
-	case s.pending <- job:
-		return true
-	}
+	return true
 }
 
 // Close unsubscribes and waits for running handlers to return. It must not be called from a

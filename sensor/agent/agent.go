@@ -319,16 +319,7 @@ func (a *Agent) session(ctx context.Context, client sensorv1.SensorServiceClient
 		if err != nil {
 			return fmt.Errorf("hello: %w", err)
 		}
-		deliver(sub, resp.GetPendingJobs())
-	}
-}
-
-// deliver hands a hello's pending jobs to the subscription, which runs each scan once.
-func deliver(sub *jobs.Subscription, pending []*sensorv1.Job) {
-	for _, job := range pending {
-		if !sub.Deliver(job) {
-			return
-		}
+		sub.Deliver(resp.GetPendingJobs()...)
 	}
 }
 

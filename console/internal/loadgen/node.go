@@ -172,18 +172,9 @@ func (n *node) hello(ctx context.Context) error {
 	defer cancel()
 	resp, err := n.client.Hello(cctx, &sensorv1.HelloRequest{Facts: n.facts, CapabilityVersion: wire.CapabilityVersion})
 	if err == nil {
-		n.deliver(resp.GetPendingJobs())
+		n.sub.Deliver(resp.GetPendingJobs()...)
 	}
 	return err
-}
-
-// deliver hands a hello's pending jobs to the subscription, which runs each scan once.
-func (n *node) deliver(pending []*sensorv1.Job) {
-	for _, job := range pending {
-		if !n.sub.Deliver(job) {
-			return
-		}
-	}
 }
 
 // close ends the subscription and both connections.
