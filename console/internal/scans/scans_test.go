@@ -2,13 +2,10 @@ package scans
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/palisadehq/palisade/console/internal/store"
-	"github.com/palisadehq/palisade/console/internal/store/sqlite"
-	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/posture"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
@@ -30,15 +27,7 @@ func (d *recordingDispatcher) PublishCommand(_ context.Context, node string, c *
 
 func TestOneReplicaSweeps(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, cat := openStore(t)
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	d := &recordingDispatcher{}
@@ -99,15 +88,7 @@ func TestOneReplicaSweeps(t *testing.T) {
 
 func TestRetentionKeepsLatest(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, cat := openStore(t)
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	m, err := New(Config{Store: st, Catalog: cat, Dispatcher: &recordingDispatcher{}, Now: func() time.Time { return now }, RetainScans: 2, ReplicaID: "r"})
 	if err != nil {
@@ -148,15 +129,7 @@ func TestRetentionKeepsLatest(t *testing.T) {
 
 func TestRescoreSkipsScansNotComplete(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat, err := catalog.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, cat := openStore(t)
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	m, err := New(Config{Store: st, Catalog: cat, Dispatcher: &recordingDispatcher{}, Now: func() time.Time { return now }, ReplicaID: "r"})
 	if err != nil {

@@ -59,12 +59,11 @@ func (d *lockedDispatcher) PublishJob(ctx context.Context, j *sensorv1.Job) erro
 	return d.recordingDispatcher.PublishJob(ctx, j)
 }
 
-// startFixture is a store with nodes n1 (web-1, runs the console's catalogue), n2 (web-2, an
-// older catalogue), n3 and n4 (both named db), and k1 (a Kubernetes node).
-func startFixture(t *testing.T, d Dispatcher, mods ...func(*Config)) (*Manager, store.Store, *catalog.Catalog) {
+// openStore opens an empty SQLite store, closed when the test ends, and the built-in
+// catalogue.
+func openStore(t *testing.T) (*sqlite.Store, *catalog.Catalog) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +72,15 @@ func startFixture(t *testing.T, d Dispatcher, mods ...func(*Config)) (*Manager, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, cat
+}
+
+// startFixture is a store with nodes n1 (web-1, runs the console's catalogue), n2 (web-2, an
+// older catalogue), n3 and n4 (both named db), and k1 (a Kubernetes node).
+func startFixture(t *testing.T, d Dispatcher, mods ...func(*Config)) (*Manager, store.Store, *catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	st, cat := openStore(t)
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	tok := []byte("0123456789abcdef0123456789abcdef")
 	if err := st.CreateEnrolToken(ctx, store.EnrolToken{ID: "t", Hash: tok, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Uses: 5}); err != nil {
