@@ -14,7 +14,8 @@
 #      the results/s figure measures ingest rather than how fast jobs are handed out.
 #
 # Knobs (environment): N (sensors, default 10000), SCANS (default 1), K (results per job,
-# default 250), INGEST_N (default 20), INGEST_K (default 25000), F (failure ratio, default
+# default 250), SCAN_TIME (how long each simulated sensor evaluates a job before streaming its
+# results, default 0: at once), INGEST_N (default 20), INGEST_K (default 25000), F (failure ratio, default
 # 0.2), RATE (connects/s, default 0 = unlimited),
 # CONCURRENCY (parallel connects, default 64), BIN (binaries, default ./bin), SKIP_BUILD=1 to use
 # the binaries already in BIN, DATABASE_URL (passed to the console when it supports
@@ -27,6 +28,7 @@ BIN=${BIN:-./bin}
 N=${N:-10000}
 SCANS=${SCANS:-1}
 K=${K:-250}
+SCAN_TIME=${SCAN_TIME:-0}
 INGEST_N=${INGEST_N:-20}
 INGEST_K=${INGEST_K:-25000}
 F=${F:-0.2}
@@ -119,11 +121,11 @@ report_dispatch() {
 
 echo "console: pid $console_pid, gRPC $grpc_addr, store $backend"
 echo
-echo "== phase 1: $N sensors, $SCANS scan(s) over all of them, $K results per job, failure ratio $F"
+echo "== phase 1: $N sensors, $SCANS scan(s) over all of them, $K results per job, failure ratio $F, scan time $SCAN_TIME"
 status=0
 "$loadgen" --console "$grpc_addr" --token "$token" --sensors "$N" --state-dir "$work/sensors" \
   --connect-rate "$RATE" --concurrency "$CONCURRENCY" --controls-per-scan "$K" --failure-ratio "$F" \
-  --scans "$SCANS" --data-dir "$data" --console-pid "$console_pid" --progress 15s \
+  --scans "$SCANS" --scan-time "$SCAN_TIME" --data-dir "$data" --console-pid "$console_pid" --progress 15s \
   --scan-timeout 60m --json "$work/fleet.json" || status=$?
 if [ "$status" -eq 0 ]; then
   report_dispatch "$work/fleet.json"

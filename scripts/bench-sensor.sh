@@ -125,6 +125,16 @@ bench_walk() {
 		}'
 }
 
+# walk_floor ROOT: what reading the owner, group and mode of every entry costs with find(1)
+# (one thread, on ROOT's own file system only), as a floor for the walk controls on this
+# machine: its kernel time is what any scanner pays to stat every entry.
+walk_floor() {
+	command -v find >/dev/null && [ -x /usr/bin/time ] || return 0
+	local out=$work/find.time
+	/usr/bin/time -f '%e %S' -o "$out" find "$1" -xdev -printf '%U %G %m\n' >/dev/null 2>&1 || true
+	awk -v root="$1" '{printf "%-34s wall %.2fs, %.2fs of it in the kernel (one thread)\n", "find " root " -xdev (owner, group, mode)", $1, $2}' "$out"
+}
+
 # target WALL RSS: whether a scan meets the design target (<= 0.3 s wall, <= 40 MB).
 target() { awk -v w="$1" -v r="$2" 'BEGIN {print (w <= 0.3 && r <= 40) ? "meets" : "misses"}'; }
 
@@ -145,6 +155,7 @@ if [ -n "$walks" ]; then
 	nowalk_wall=$sensor_wall nowalk_rss=$sensor_rss
 	echo "  (left out: the file-system walk controls $walks)"
 	bench_walk /
+	walk_floor /
 fi
 echo "target (<= 0.3 s wall, <= 40 MB peak RSS): fixture $FIXTURE $(target "$fix_wall" "$fix_rss"), host / $(target "$host_wall" "$host_rss")"
 

@@ -68,6 +68,7 @@ func newCommand() *cobra.Command {
 	f.Float64Var(&cfg.FailureRatio, "failure-ratio", 0.2, "probability that a result is fail")
 	f.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: after the --scans, or at interrupt)")
 	f.IntVar(&cfg.BatchSize, "batch-size", 0, "results per batch (0: what the console asks for)")
+	f.DurationVar(&cfg.ScanTime, "scan-time", 0, "how long each simulated scan evaluates before streaming its results, heartbeating meanwhile (0: at once)")
 	f.DurationVar(&cfg.Keepalive, "keepalive", loadgen.DefaultKeepalive, "how often each sensor says hello")
 	f.IntVar(&cfg.Scans, "scans", 0, "scans to start over the whole fleet through the console API (0: none, only serve jobs)")
 	f.StringVar(&benchmarks, "benchmarks", "cis", "comma-separated benchmarks of each started scan")

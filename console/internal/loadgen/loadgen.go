@@ -82,6 +82,10 @@ type Config struct {
 	FailureRatio float64
 	// BatchSize is the number of results per batch; 0 uses the job's batch size.
 	BatchSize int
+	// ScanTime is how long a node spends evaluating a job before it streams the job's
+	// results, as a real sensor does (0: results follow the running report at once). It
+	// heartbeats meanwhile.
+	ScanTime time.Duration
 	// Duration ends the run after this long (counted from the start); 0 ends it when the
 	// scans driven through API are done, or, without API, when ctx ends.
 	Duration time.Duration
@@ -229,8 +233,8 @@ func newFleet(cfg Config) (*fleet, error) {
 	if cfg.FailureRatio < 0 || cfg.FailureRatio > 1 {
 		return nil, fmt.Errorf("the failure ratio must be between 0 and 1, got %g (--failure-ratio)", cfg.FailureRatio)
 	}
-	if cfg.ControlsPerScan < 0 || cfg.BatchSize < 0 || cfg.ConnectRate < 0 || cfg.Duration < 0 || cfg.Scans < 0 {
-		return nil, errors.New("controls per scan, batch size, connect rate, duration and scans must not be negative")
+	if cfg.ControlsPerScan < 0 || cfg.BatchSize < 0 || cfg.ConnectRate < 0 || cfg.Duration < 0 || cfg.Scans < 0 || cfg.ScanTime < 0 {
+		return nil, errors.New("controls per scan, batch size, connect rate, duration, scan time and scans must not be negative")
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency

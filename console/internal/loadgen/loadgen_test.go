@@ -65,7 +65,7 @@ func TestRunAgainstConsole(t *testing.T) {
 	cfg := Config{
 		Console: addr, Token: tok.GetToken(), Sensors: sensors, StateDir: stateDir, ConnectRate: 500,
 		ControlsPerScan: perScan, FailureRatio: 0.25, BatchSize: 7, API: api, Scans: rounds,
-		Benchmarks: []string{"cis"}, ScanTimeout: 30 * time.Second,
+		Benchmarks: []string{"cis"}, ScanTimeout: 30 * time.Second, ScanTime: 300 * time.Millisecond,
 	}
 	sum, err := Run(ctx, cfg)
 	if err != nil {
@@ -91,8 +91,9 @@ func TestRunAgainstConsole(t *testing.T) {
 		if len(r.ScanIDs) != sensors || r.Results != sensors*perScan {
 			t.Errorf("round %s: %d scans and %d results, want %d and %d", r.GroupID, len(r.ScanIDs), r.Results, sensors, sensors*perScan)
 		}
-		if r.AllJobsReceived <= 0 || r.AllDone < r.AllJobsReceived {
-			t.Errorf("round %s: all jobs received after %s, all done after %s", r.GroupID, r.AllJobsReceived, r.AllDone)
+		// Each node evaluates for ScanTime after taking its job before any result goes out.
+		if r.AllJobsReceived <= 0 || r.AllDone < r.AllJobsReceived+cfg.ScanTime {
+			t.Errorf("round %s: all jobs received after %s, all done after %s, want done at least %s after the last job", r.GroupID, r.AllJobsReceived, r.AllDone, cfg.ScanTime)
 		}
 		for _, id := range r.ScanIDs {
 			sc, err := api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: id})
@@ -161,7 +162,8 @@ func TestNewFleetRejectsBadConfig(t *testing.T) {
 		{"no sensors", Config{Console: "x:1", StateDir: dir}, "the number of sensors must be at least 1, got 0 (--sensors)"},
 		{"no state", Config{Console: "x:1", Sensors: 1}, "a state directory is required to keep the simulated identities (--state-dir)"},
 		{"bad ratio", Config{Console: "x:1", Sensors: 1, StateDir: dir, FailureRatio: 1.5}, "the failure ratio must be between 0 and 1, got 1.5 (--failure-ratio)"},
-		{"negative", Config{Console: "x:1", Sensors: 1, StateDir: dir, BatchSize: -1}, "controls per scan, batch size, connect rate, duration and scans must not be negative"},
+		{"negative", Config{Console: "x:1", Sensors: 1, StateDir: dir, BatchSize: -1}, "controls per scan, batch size, connect rate, duration, scan time and scans must not be negative"},
+		{"negative scan time", Config{Console: "x:1", Sensors: 1, StateDir: dir, ScanTime: -time.Second}, "controls per scan, batch size, connect rate, duration, scan time and scans must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -297,7 +297,11 @@ func (n *node) runJob(ctx context.Context, job *sensorv1.Job) error {
 			}
 		}
 	}()
-	err = n.upload(ctx, plan)
+	if n.f.cfg.ScanTime > 0 && !retry.Sleep(ctx, n.f.cfg.ScanTime) {
+		err = ctx.Err()
+	} else {
+		err = n.upload(ctx, plan)
+	}
 	stopHB()
 	hbWG.Wait()
 	if err != nil {
