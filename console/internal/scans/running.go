@@ -2,6 +2,7 @@ package scans
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -9,103 +10,152 @@ import (
 	"github.com/palisadehq/palisade/pkg/posture"
 )
 
-// startTimeout bounds one store call that marks a batch of scans running.
-const startTimeout = 30 * time.Second
+// groupTimeout bounds one store call that serves a group of reports.
+const groupTimeout = 30 * time.Second
 
-// starts groups the running reports that arrive together into one store call: when a large
-// scan starts, every node takes its job within the same second and reports running, and one
-// transaction per report queued every other write of the console behind thousands of them.
-// The first report to arrive while none is being stored stores the queue, its own report
-// among it; reports that queued meanwhile are stored by a goroutine of their own, batch after
-// batch until the queue is empty (group commit), so that no caller waits on others' batches.
-type starts struct {
+// group stores the reports that arrive together in one store call (group commit): when a
+// large scan starts, every node takes its job within the same second and reports running,
+// and every running node heartbeats every few seconds; one store call per report would queue
+// every other write of the console behind thousands of them. The first report to arrive
+// while none is being stored stores the queue, its own report among it; reports that queued
+// meanwhile are stored by a goroutine of their own, group after group until the queue is
+// empty, so that no caller waits on others' groups.
+type group[Req, Res any] struct {
+	// store serves one group, answering every request (in order) with its result or error.
+	store func(ctx context.Context, reqs []Req) ([]Res, []error)
+
 	mu    sync.Mutex
-	queue []*startReq
+	queue []*groupCall[Req, Res]
 	busy  bool
 }
 
-type startReq struct {
-	id   string
-	done chan startResult
+type groupCall[Req, Res any] struct {
+	req  Req
+	done chan groupResult[Res]
 }
 
-type startResult struct {
-	sc  store.Scan
+type groupResult[Res any] struct {
+	res Res
 	err error
+}
+
+// do queues req and returns its answer once its group is stored.
+func (g *group[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
+	c := &groupCall[Req, Res]{req: req, done: make(chan groupResult[Res], 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.busy {
+		g.busy = true
+		batch := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		g.run(batch)
+		go g.drain()
+	} else {
+		g.mu.Unlock()
+	}
+	select {
+	case r := <-c.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		var zero Res
+		return zero, ctx.Err()
+	}
+}
+
+// drain stores the requests that queued while a group was stored, group after group, and
+// lets the next request lead when the queue is empty.
+func (g *group[Req, Res]) drain() {
+	g.mu.Lock()
+	for len(g.queue) > 0 {
+		batch := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		g.run(batch)
+		g.mu.Lock()
+	}
+	g.busy = false
+	g.mu.Unlock()
+}
+
+// run stores one group and answers each call. The store call does not follow any one
+// caller's context: it serves them all.
+func (g *group[Req, Res]) run(batch []*groupCall[Req, Res]) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	reqs := make([]Req, len(batch))
+	for i, c := range batch {
+		reqs[i] = c.req
+	}
+	res, errs := g.store(ctx, reqs)
+	for i, c := range batch {
+		c.done <- groupResult[Res]{res: res[i], err: errs[i]}
+	}
 }
 
 // markRunning moves scan id to running, if its state allows, and returns it as stored
 // afterwards (in its unchanged state when the move was not allowed).
 func (m *Manager) markRunning(ctx context.Context, id string) (store.Scan, error) {
-	r := &startReq{id: id, done: make(chan startResult, 1)}
-	s := &m.starts
-	s.mu.Lock()
-	s.queue = append(s.queue, r)
-	if !s.busy {
-		s.busy = true
-		batch := s.queue
-		s.queue = nil
-		s.mu.Unlock()
-		m.storeStarts(batch)
-		go m.drainStarts()
-	} else {
-		s.mu.Unlock()
-	}
-	select {
-	case res := <-r.done:
-		return res.sc, res.err
-	case <-ctx.Done():
-		return store.Scan{}, ctx.Err()
-	}
+	return m.starts.do(ctx, id)
 }
 
-// drainStarts stores the reports that queued while a batch was stored, batch after batch, and
-// lets the next report lead when the queue is empty.
-func (m *Manager) drainStarts() {
-	s := &m.starts
-	s.mu.Lock()
-	for len(s.queue) > 0 {
-		batch := s.queue
-		s.queue = nil
-		s.mu.Unlock()
-		m.storeStarts(batch)
-		s.mu.Lock()
-	}
-	s.busy = false
-	s.mu.Unlock()
-}
-
-// storeStarts marks the scans of batch running in one store call and answers each request.
-// The store call does not follow any one caller's context: it serves them all.
-func (m *Manager) storeStarts(batch []*startReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	ids := make([]string, 0, len(batch))
-	seen := make(map[string]bool, len(batch))
-	for _, r := range batch {
-		if !seen[r.id] {
-			seen[r.id] = true
-			ids = append(ids, r.id)
+// storeStarts marks the scans ids running in one store call.
+func (m *Manager) storeStarts(ctx context.Context, ids []string) ([]store.Scan, []error) {
+	out, errs := make([]store.Scan, len(ids)), make([]error, len(ids))
+	unique := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
 		}
 	}
-	got, err := m.cfg.Store.TransitionScans(ctx, ids, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+	got, err := m.cfg.Store.TransitionScans(ctx, unique, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
 	if err != nil {
 		// One scan gone (deleted meanwhile) fails the whole call: answer each on its own.
-		for _, r := range batch {
-			sc, err := m.cfg.Store.TransitionScans(ctx, []string{r.id}, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+		for i, id := range ids {
+			sc, err := m.cfg.Store.TransitionScans(ctx, []string{id}, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
 			if err != nil {
-				r.done <- startResult{err: err}
+				errs[i] = err
 				continue
 			}
-			r.done <- startResult{sc: sc[0]}
+			out[i] = sc[0]
 		}
-		return
+		return out, errs
 	}
 	byID := make(map[string]store.Scan, len(got))
 	for _, sc := range got {
 		byID[sc.ID] = sc
 	}
-	for _, r := range batch {
-		r.done <- startResult{sc: byID[r.id]}
+	for i, id := range ids {
+		out[i] = byID[id]
 	}
+	return out, errs
+}
+
+// heartbeat stores a running scan's progress with the heartbeats that arrive with it and
+// returns the scan's state; the scan must be the node's.
+func (m *Manager) heartbeat(ctx context.Context, beat store.Heartbeat) (posture.ScanState, error) {
+	owner, err := m.beats.do(ctx, beat)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case owner.NodeID == "":
+		return "", fmt.Errorf("%w: unknown scan %q", ErrNotFound, beat.ScanID)
+	case owner.NodeID != beat.NodeID:
+		return "", fmt.Errorf("%w: scan %s belongs to another node", ErrPermission, beat.ScanID)
+	}
+	return owner.State, nil
+}
+
+// storeHeartbeats stores a group of heartbeats in one store call; a scan the store does not
+// know is answered with an empty owner.
+func (m *Manager) storeHeartbeats(ctx context.Context, beats []store.Heartbeat) ([]store.ScanOwner, []error) {
+	out, errs := make([]store.ScanOwner, len(beats)), make([]error, len(beats))
+	owners, err := m.cfg.Store.RecordHeartbeats(ctx, beats, m.cfg.Now().UTC())
+	for i, b := range beats {
+		out[i], errs[i] = owners[b.ScanID], err
+	}
+	return out, errs
 }

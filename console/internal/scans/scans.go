@@ -110,8 +110,10 @@ type Manager struct {
 	// rescoreMu serialises Rescore.
 	rescoreMu sync.Mutex
 
-	// starts stores running reports in groups (see markRunning).
-	starts starts
+	// starts stores running reports in groups (see markRunning), beats heartbeats (see
+	// heartbeat).
+	starts group[string, store.Scan]
+	beats  group[store.Heartbeat, store.ScanOwner]
 	// ingestSlots holds a token per batch being ingested (IngestConcurrency).
 	ingestSlots chan struct{}
 	// touched is when each node's last-seen time was last written, by node id (time.Time).
@@ -164,6 +166,7 @@ func New(cfg Config) (*Manager, error) {
 		results:     prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_results_stored_total", Help: "Results committed to the store."}),
 		states:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_scan_transitions_total", Help: "Scans reaching a state."}, []string{"state"}),
 	}
+	m.starts.store, m.beats.store = m.storeStarts, m.storeHeartbeats
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{m.batches, m.results, m.states} {
 			if err := cfg.Registerer.Register(c); err != nil {
@@ -593,21 +596,24 @@ func (m *Manager) ownScan(ctx context.Context, nodeID, scanID string) (store.Sca
 // Update takes a sensor's state report, progress or heartbeat for one of its scans and
 // returns the scan's state afterwards.
 func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.UpdateScanRequest) (posture.ScanState, error) {
+	if req.GetState() == sensorv1.ScanState_SCAN_STATE_UNSPECIFIED {
+		// A heartbeat: by far the most frequent report (every running node, every few
+		// seconds), stored with the others that arrive with it.
+		st, err := m.heartbeat(ctx, store.Heartbeat{ScanID: req.GetScanId(), NodeID: nodeID,
+			Done: int(req.GetControlsDone()), Total: int(req.GetControlsTotal())})
+		if err == nil {
+			m.touch(ctx, nodeID, m.cfg.Now().UTC())
+		}
+		return st, err
+	}
 	sc, err := m.ownScan(ctx, nodeID, req.GetScanId())
 	if err != nil {
 		return "", err
 	}
 	now := m.cfg.Now().UTC()
 	m.touch(ctx, nodeID, now)
-	if sc.State.Terminal() {
-		if req.GetState() != sensorv1.ScanState_SCAN_STATE_UNSPECIFIED {
-			m.settle(nodeID, sc.ID) // the node took a job that is no longer wanted
-		}
-		return sc.State, nil
-	}
 	var next posture.ScanState
 	switch req.GetState() {
-	case sensorv1.ScanState_SCAN_STATE_UNSPECIFIED:
 	case sensorv1.ScanState_SCAN_STATE_RUNNING:
 		next = posture.Running
 	case sensorv1.ScanState_SCAN_STATE_FAILED:
@@ -617,9 +623,11 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 	default:
 		return "", fmt.Errorf("%w: a sensor may report running, failed or cancelled, not %s", ErrInvalid, req.GetState())
 	}
-	if next != "" {
-		// The node took the job: it reports only on scans whose job it received.
-		m.settle(nodeID, sc.ID)
+	// The node took the job: it reports only on scans whose job it received. When the scan
+	// has ended, nobody wants the job any more either.
+	m.settle(nodeID, sc.ID)
+	if sc.State.Terminal() {
+		return sc.State, nil
 	}
 	started := false
 	if next == posture.Running && next != sc.State {
@@ -631,7 +639,7 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		}
 		started = true
 		m.counted(posture.Running, 1)
-	} else if next != "" && next != sc.State {
+	} else if next != sc.State {
 		sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
 		if errors.Is(err, store.ErrBadTransition) {
 			cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())

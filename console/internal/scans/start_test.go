@@ -298,12 +298,12 @@ type progressRaceStore struct {
 	beforeProgress func()
 }
 
-func (s *progressRaceStore) RecordProgress(ctx context.Context, scanID string, done, total int, at time.Time) error {
+func (s *progressRaceStore) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, at time.Time) (map[string]store.ScanOwner, error) {
 	if f := s.beforeProgress; f != nil {
 		s.beforeProgress = nil
 		f()
 	}
-	return s.Store.RecordProgress(ctx, scanID, done, total, at)
+	return s.Store.RecordHeartbeats(ctx, beats, at)
 }
 
 // TestHeartbeatCrossingTheEnd: a heartbeat that arrives as its scan ends answers the scan's
@@ -332,6 +332,21 @@ func TestHeartbeatCrossingTheEnd(t *testing.T) {
 	state, err = m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: id, ControlsDone: 10, ControlsTotal: 288})
 	if err != nil || state != posture.Cancelled {
 		t.Fatalf("heartbeat crossing the stop: %s, %v; want cancelled and no error", state, err)
+	}
+	sc, err := st.GetScan(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.ControlsDone != 0 || !sc.LastHeartbeatAt.IsZero() {
+		t.Errorf("the cancelled scan took the heartbeat: %d controls done, heartbeat at %s", sc.ControlsDone, sc.LastHeartbeatAt)
+	}
+
+	// Heartbeats on an unknown scan or another node's are refused.
+	if _, err := m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: "scn_missing", ControlsDone: 1}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("heartbeat on an unknown scan: %v; want ErrNotFound", err)
+	}
+	if _, err := m.Update(ctx, "n2", &sensorv1.UpdateScanRequest{ScanId: id, ControlsDone: 1}); !errors.Is(err, ErrPermission) {
+		t.Errorf("heartbeat on another node's scan: %v; want ErrPermission", err)
 	}
 }
 
@@ -425,9 +440,7 @@ func TestRunningReportsStoredTogether(t *testing.T) {
 			gs.mu.Lock()
 			calls := len(gs.calls)
 			gs.mu.Unlock()
-			m.starts.mu.Lock()
-			queued := len(m.starts.queue)
-			m.starts.mu.Unlock()
+			queued := m.starts.queued()
 			if calls == 1 && queued == n {
 				return
 			}

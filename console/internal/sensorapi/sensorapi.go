@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,7 +70,16 @@ type Server struct {
 	sensorv1.UnimplementedSensorServiceServer
 	cfg Config
 	log *zap.Logger
+	// enrolled is when this replica last found each node in the store, by node id
+	// (time.Time): a running node calls every few seconds, and each call looking the node up
+	// again would cost ten thousand nodes thousands of store reads a second.
+	enrolled sync.Map
 }
+
+// enrolledRecheck is how long a node found in the store is trusted without looking again.
+// The store never deletes a node; the look-up guards against a certificate of this
+// authority whose node is not in this store (a restored or replaced database).
+const enrolledRecheck = time.Minute
 
 // New builds a Server.
 func New(cfg Config) (*Server, error) {
@@ -288,12 +298,18 @@ func (s *Server) node(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", status.Errorf(codes.Unauthenticated, "node certificate: %v", err)
 	}
+	now := time.Now()
+	if at, ok := s.enrolled.Load(id); ok && now.Sub(at.(time.Time)) < enrolledRecheck {
+		return id, nil
+	}
 	if _, err := s.cfg.Store.GetNode(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			s.enrolled.Delete(id)
 			return "", status.Errorf(codes.PermissionDenied, "node %s is not enrolled here", id)
 		}
 		return "", api.ToStatus(err)
 	}
+	s.enrolled.Store(id, now)
 	return id, nil
 }
 

@@ -102,6 +102,12 @@ type Store interface {
 	TransitionScan(ctx context.Context, id string, t Transition) (Scan, error)
 	// RecordProgress stores progress and the heartbeat time of a running scan.
 	RecordProgress(ctx context.Context, id string, done, total int, at time.Time) error
+	// RecordHeartbeats stores, in one call, the progress and heartbeat time at of every beat
+	// whose scan is running and belongs to the beat's node, and returns the node and state of
+	// every scan the beats name that exists (as before this call; a beat stores nothing that
+	// changes either). A scan absent from the answer is unknown. Beats naming the same scan
+	// more than once store the last one.
+	RecordHeartbeats(ctx context.Context, beats []Heartbeat, at time.Time) (map[string]ScanOwner, error)
 	// CompleteScan stores the scores and moves a running scan to complete, in one transaction.
 	CompleteScan(ctx context.Context, id string, scores []Score, at time.Time) (Scan, error)
 	// StaleScans returns non-terminal scans whose last heartbeat (or, before any, the
@@ -258,6 +264,37 @@ type NewScan struct {
 	Controls     []ScanControl
 	CreatedAt    time.Time
 	CreatedBy    string
+}
+
+// Heartbeat is a sensor's progress report on one of its running scans.
+type Heartbeat struct {
+	ScanID, NodeID string
+	Done, Total    int
+}
+
+// LastBeats returns beats with only the last beat of each scan, in the order of those last
+// beats; beats is not modified.
+func LastBeats(beats []Heartbeat) []Heartbeat {
+	last := make(map[string]int, len(beats))
+	for i, b := range beats {
+		last[b.ScanID] = i
+	}
+	if len(last) == len(beats) {
+		return beats
+	}
+	out := make([]Heartbeat, 0, len(last))
+	for i, b := range beats {
+		if last[b.ScanID] == i {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ScanOwner is the node and state of a scan.
+type ScanOwner struct {
+	NodeID string
+	State  posture.ScanState
 }
 
 // Scan is one node's scan.

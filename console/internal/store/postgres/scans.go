@@ -380,6 +380,47 @@ func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, 
 	return fmt.Errorf("record progress of scan %s: it is %s, not running: %w", id, cur, store.ErrBadTransition)
 }
 
+// RecordHeartbeats stores the beats of running scans of the beats' nodes in one statement,
+// through the liveness pool like RecordProgress, and returns the node and state of every
+// named scan that exists.
+func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, at time.Time) (map[string]store.ScanOwner, error) {
+	beats = store.LastBeats(beats)
+	out := make(map[string]store.ScanOwner, len(beats))
+	if len(beats) == 0 {
+		return out, nil
+	}
+	ids, nodes := make([]string, len(beats)), make([]string, len(beats))
+	done, total := make([]int64, len(beats)), make([]int64, len(beats))
+	for i, b := range beats {
+		ids[i], nodes[i], done[i], total[i] = b.ScanID, b.NodeID, int64(b.Done), int64(b.Total)
+	}
+	// The final SELECT sees the scans as they were before the UPDATE, which changes neither
+	// node nor state.
+	rows, err := s.liveness.Query(ctx, `WITH beat AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS b(id, node_id, done, total)
+		), stored AS (
+			UPDATE scans s SET controls_done = b.done, controls_total = b.total, last_heartbeat_at = $5
+			FROM beat b WHERE s.id = b.id AND s.node_id = b.node_id AND s.state = $6
+		)
+		SELECT id, node_id, state FROM scans WHERE id = ANY($1)`,
+		ids, nodes, done, total, nanos(at), string(posture.Running))
+	if err != nil {
+		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, node, state string
+		if err := rows.Scan(&id, &node, &state); err != nil {
+			return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+		}
+		out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+	}
+	return out, nil
+}
+
 // CompleteScan stores the scores and moves a running scan to complete in one transaction.
 func (s *Store) CompleteScan(ctx context.Context, id string, scores []store.Score, at time.Time) (store.Scan, error) {
 	var out store.Scan

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -427,6 +428,62 @@ func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, 
 		}
 		return nil
 	})
+}
+
+// heartbeatChunk is how many scans one statement of RecordHeartbeats reads, well below
+// SQLite's limit on parameters.
+const heartbeatChunk = 500
+
+// RecordHeartbeats stores the beats of running scans of the beats' nodes in one transaction
+// and returns the node and state of every named scan that exists.
+func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, at time.Time) (map[string]store.ScanOwner, error) {
+	beats = store.LastBeats(beats)
+	out := make(map[string]store.ScanOwner, len(beats))
+	if len(beats) == 0 {
+		return out, nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(beats, heartbeatChunk) {
+			args := make([]any, len(chunk))
+			for i, b := range chunk {
+				args[i] = b.ScanID
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT id, node_id, state FROM scans WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id, node, state string
+				if err := rows.Scan(&id, &node, &state); err != nil {
+					rows.Close()
+					return err
+				}
+				out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		stmt, err := tx.PrepareContext(ctx, `UPDATE scans SET controls_done = ?, controls_total = ?, last_heartbeat_at = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, b := range beats {
+			if o, ok := out[b.ScanID]; !ok || o.NodeID != b.NodeID || o.State != posture.Running {
+				continue
+			}
+			if _, err := stmt.ExecContext(ctx, b.Done, b.Total, nanos(at), b.ScanID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+	}
+	return out, nil
 }
 
 // CompleteScan stores the scores and moves a running scan to complete in one transaction.

@@ -346,3 +346,51 @@ func testListScans(t *testing.T, s store.Store) {
 		wantErr(t, "ListScans with page token "+tok, err, store.ErrBadPageToken)
 	}
 }
+
+func testHeartbeats(t *testing.T, s store.Store) {
+	enrolNode(t, s, "n-1", "web-1", posture.Linux, t0)
+	enrolNode(t, s, "n-2", "web-2", posture.Linux, t0)
+	must(t, "CreateScans", s.CreateScans(ctx(t), []store.NewScan{
+		newScan("s-1", "g-1", "n-1", t0),
+		newScan("s-2", "g-1", "n-1", t0),
+		newScan("s-3", "g-1", "n-2", t0),
+	}))
+	for _, id := range []string{"s-1", "s-3"} {
+		for _, st := range []posture.ScanState{posture.Dispatched, posture.Running} {
+			_, err := s.TransitionScan(ctx(t), id, store.Transition{State: st, At: at(time.Second)})
+			must(t, "TransitionScan "+id+" "+string(st), err)
+		}
+	}
+
+	got, err := s.RecordHeartbeats(ctx(t), nil, at(2*time.Second))
+	must(t, "RecordHeartbeats none", err)
+	equal(t, "RecordHeartbeats none", got, map[string]store.ScanOwner{})
+
+	got, err = s.RecordHeartbeats(ctx(t), []store.Heartbeat{
+		{ScanID: "s-1", NodeID: "n-1", Done: 1, Total: 4},
+		{ScanID: "s-3", NodeID: "n-1", Done: 5, Total: 5}, // another node's scan
+		{ScanID: "s-2", NodeID: "n-1", Done: 1, Total: 1}, // queued
+		{ScanID: "s-9", NodeID: "n-1", Done: 1, Total: 1}, // unknown
+		{ScanID: "s-1", NodeID: "n-1", Done: 3, Total: 4}, // the last beat of s-1 counts
+	}, at(10*time.Second))
+	must(t, "RecordHeartbeats", err)
+	equal(t, "RecordHeartbeats", got, map[string]store.ScanOwner{
+		"s-1": {NodeID: "n-1", State: posture.Running},
+		"s-2": {NodeID: "n-1", State: posture.Queued},
+		"s-3": {NodeID: "n-2", State: posture.Running},
+	})
+
+	type progress struct {
+		Done, Total int
+		Heartbeat   time.Time
+	}
+	for id, want := range map[string]progress{
+		"s-1": {3, 4, at(10 * time.Second)},
+		"s-2": {0, len(controls), time.Time{}},
+		"s-3": {0, len(controls), time.Time{}},
+	} {
+		sc, err := s.GetScan(ctx(t), id)
+		must(t, "GetScan "+id, err)
+		equal(t, "progress of "+id, progress{sc.ControlsDone, sc.ControlsTotal, sc.LastHeartbeatAt}, want)
+	}
+}

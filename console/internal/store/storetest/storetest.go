@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"CreateScans", testCreateScans},
 		{"ScanLifecycle", testScanLifecycle},
+		{"Heartbeats", testHeartbeats},
 		{"ScanNotFound", testScanNotFound},
 		{"ListScans", testListScans},
 		{"Batches", testBatches},
