@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/palisadehq/palisade/pkg/wire"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
@@ -199,4 +200,42 @@ func TestOlderProtocolRefused(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || status.Convert(err).Message() != want {
 		t.Fatalf("hello of a version 1 sensor: %v; want FailedPrecondition %q", err, want)
 	}
+}
+
+// TestHelloFacts: a hello repeating the node's facts changes nothing, and a hello with other
+// facts is stored at once, although the console writes repeated facts only now and then.
+func TestHelloFacts(t *testing.T) {
+	h := startConsole(t, consoleOptions{})
+	n, err := h.enrolRaw(h.token(1, time.Hour), "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	hello := func(hostname, version string) {
+		t.Helper()
+		_, err := n.client.Hello(ctx, &sensorv1.HelloRequest{CapabilityVersion: wire.CapabilityVersion,
+			Facts: &sensorv1.NodeFacts{Hostname: hostname, TargetType: "linux", SensorVersion: version, OsId: "debian", OsVersion: "12"}})
+		if err != nil {
+			t.Fatalf("hello as %s %s: %v", hostname, version, err)
+		}
+	}
+	check := func(step, name, version string) {
+		t.Helper()
+		node, err := h.api.GetNode(ctx, &consolev1.GetNodeRequest{Node: n.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node.GetName() != name || node.GetFacts().GetSensorVersion() != version || node.GetFacts().GetOsVersion() != "12" || !node.GetConnected() {
+			t.Fatalf("%s: node %s, sensor %s, os %s, connected %t; want %s, %s, 12, connected", step,
+				node.GetName(), node.GetFacts().GetSensorVersion(), node.GetFacts().GetOsVersion(), node.GetConnected(), name, version)
+		}
+	}
+	hello("web-1", "1.0.0")
+	check("first hello", "web-1", "1.0.0")
+	hello("web-1", "1.0.0")
+	check("same facts again", "web-1", "1.0.0")
+	hello("web-1", "1.1.0")
+	check("sensor upgraded", "web-1", "1.1.0")
+	hello("web-2", "1.1.0")
+	check("host renamed", "web-2", "1.1.0")
 }

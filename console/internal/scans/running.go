@@ -93,42 +93,96 @@ func (g *group[Req, Res]) run(batch []*groupCall[Req, Res]) {
 	}
 }
 
-// markRunning moves scan id to running, if its state allows, and returns it as stored
-// afterwards (in its unchanged state when the move was not allowed).
-func (m *Manager) markRunning(ctx context.Context, id string) (store.Scan, error) {
-	return m.starts.do(ctx, id)
+// startReq is a node's report that it runs a scan.
+type startReq struct{ scanID, nodeID string }
+
+// started is the answer to a startReq: the scan's state before the report and, when the
+// report tried to move it (moved: it was queued or dispatched), the scan as stored after: in
+// state running unless the scan ended meanwhile.
+type started struct {
+	prev  posture.ScanState
+	moved bool
+	sc    store.Scan
 }
 
-// storeStarts marks the scans ids running in one store call.
-func (m *Manager) storeStarts(ctx context.Context, ids []string) ([]store.Scan, []error) {
-	out, errs := make([]store.Scan, len(ids)), make([]error, len(ids))
-	unique := make([]string, 0, len(ids))
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			unique = append(unique, id)
-		}
+// markRunning moves the node's scan to running, if its state allows, and says what it was
+// and what it is now. A scan the store does not know is ErrNotFound, another node's scan
+// ErrPermission.
+func (m *Manager) markRunning(ctx context.Context, nodeID, scanID string) (started, error) {
+	return m.starts.do(ctx, startReq{scanID: scanID, nodeID: nodeID})
+}
+
+// storeStarts answers a group of running reports with two store calls: one reads the
+// scans' owners and states, one moves those of the reporting nodes that wait for them
+// (queued or dispatched) to running.
+func (m *Manager) storeStarts(ctx context.Context, reqs []startReq) ([]started, []error) {
+	out, errs := make([]started, len(reqs)), make([]error, len(reqs))
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.scanID
 	}
-	got, err := m.cfg.Store.TransitionScans(ctx, unique, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+	owners, err := m.cfg.Store.ScanOwners(ctx, ids)
 	if err != nil {
-		// One scan gone (deleted meanwhile) fails the whole call: answer each on its own.
-		for i, id := range ids {
-			sc, err := m.cfg.Store.TransitionScans(ctx, []string{id}, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			out[i] = sc[0]
+		for i := range errs {
+			errs[i] = err
 		}
 		return out, errs
 	}
-	byID := make(map[string]store.Scan, len(got))
-	for _, sc := range got {
-		byID[sc.ID] = sc
+	var move []string
+	moving := map[string]bool{}
+	for i, r := range reqs {
+		o, ok := owners[r.scanID]
+		switch {
+		case !ok:
+			errs[i] = fmt.Errorf("%w: unknown scan %q", ErrNotFound, r.scanID)
+		case o.NodeID != r.nodeID:
+			errs[i] = fmt.Errorf("%w: scan %s belongs to another node", ErrPermission, r.scanID)
+		default:
+			out[i].prev = o.State
+			if (o.State == posture.Queued || o.State == posture.Dispatched) && !moving[r.scanID] {
+				moving[r.scanID] = true
+				move = append(move, r.scanID)
+			}
+		}
 	}
-	for i, id := range ids {
-		out[i] = byID[id]
+	if len(move) == 0 {
+		return out, errs
+	}
+	got, err := m.cfg.Store.TransitionScans(ctx, move, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+	if err != nil {
+		// One scan gone (deleted meanwhile) fails the whole call: move each on its own.
+		got = got[:0]
+		for _, id := range move {
+			one, err := m.cfg.Store.TransitionScans(ctx, []string{id}, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+			if err != nil {
+				for i, r := range reqs {
+					if r.scanID == id && errs[i] == nil {
+						errs[i] = err
+					}
+				}
+				continue
+			}
+			got = append(got, one...)
+		}
+	}
+	after := make(map[string]store.Scan, len(got))
+	for _, sc := range got {
+		after[sc.ID] = sc
+	}
+	// A report naming a scan twice in one group moves it once: the first report is told it
+	// moved it, the second that it was running already.
+	told := map[string]bool{}
+	for i, r := range reqs {
+		sc, ok := after[r.scanID]
+		if errs[i] != nil || !ok {
+			continue
+		}
+		if told[r.scanID] {
+			out[i].prev = sc.State
+			continue
+		}
+		told[r.scanID] = true
+		out[i].moved, out[i].sc = true, sc
 	}
 	return out, errs
 }

@@ -112,7 +112,7 @@ type Manager struct {
 
 	// starts stores running reports in groups (see markRunning), beats heartbeats (see
 	// heartbeat).
-	starts group[string, store.Scan]
+	starts group[startReq, started]
 	beats  group[store.Heartbeat, store.ScanOwner]
 	// ingestSlots holds a token per batch being ingested (IngestConcurrency).
 	ingestSlots chan struct{}
@@ -208,9 +208,8 @@ type JobsSettler interface {
 	Settle(nodeID, scanID string)
 }
 
-// Start creates one scan per node (sharing a group id), stores them queued, marks them
-// dispatched and publishes one job per node; a scan whose job could not be published is marked
-// failed with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
+// Start creates one scan per node (sharing a group id), stores them dispatched and publishes
+// one job per node; a scan whose job could not be published is marked failed with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
 // one store call, the control set is worked out once per target type, and the scans are
 // stored, published and marked in bulk, so that a scan of ten thousand nodes takes a few
 // seconds at most.
@@ -253,7 +252,7 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		}
 		scans = append(scans, store.NewScan{
 			ID: newID("scn"), GroupID: groupID, NodeID: node.ID, BenchmarkIDs: plan.benchIDs,
-			Controls: plan.controls, CreatedAt: now, CreatedBy: req.Actor,
+			Controls: plan.controls, CreatedAt: now, CreatedBy: req.Actor, State: posture.Dispatched,
 		})
 		scanPlans = append(scanPlans, plan)
 		nodes = append(nodes, node)
@@ -264,32 +263,36 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 			return "", nil, err
 		}
 	}
+	// The scans are stored dispatched: their jobs go out right after. Stored queued and then
+	// marked, the second write of every scan would cost a large scan a few tenths of a
+	// second more before its first job leaves.
 	planned := time.Now()
 	if err := m.cfg.Store.CreateScans(ctx, scans); err != nil {
 		return "", nil, fmt.Errorf("store scans: %w", err)
 	}
 	stored := time.Now()
 	m.counted(posture.Queued, len(scans))
-	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
-		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
-	dispatched, err := m.markDispatched(ctx, scans, now)
-	if err != nil {
-		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
+	m.counted(posture.Dispatched, len(scans))
+	dispatched := make(map[string]store.Scan, len(scans))
+	for i, ns := range scans {
+		dispatched[ns.ID] = store.Scan{ID: ns.ID, GroupID: ns.GroupID, NodeID: ns.NodeID, NodeName: nodes[i].Name,
+			State: posture.Dispatched, BenchmarkIDs: ns.BenchmarkIDs, ControlsTotal: len(ns.Controls),
+			CreatedBy: ns.CreatedBy, CreatedAt: ns.CreatedAt}
 	}
 
 	// A node subscribed now receives its job as it is stored; one that is not gets it with
 	// the answer to its next hello.
-	marked := time.Now()
 	errs := m.publishJobs(ctx, jobs)
 	published := time.Now()
 	out, err := m.recordDispatch(ctx, scans, errs, dispatched)
 	if err != nil {
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
+	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
+		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
 	m.log.Info("scan group dispatched", zap.String("group", groupID), zap.Int("scans", len(scans)),
 		zap.Duration("plan", planned.Sub(began)), zap.Duration("store", stored.Sub(planned)),
-		zap.Duration("mark", marked.Sub(stored)), zap.Duration("publish", published.Sub(marked)),
-		zap.Duration("record", time.Since(published)))
+		zap.Duration("publish", published.Sub(stored)), zap.Duration("record", time.Since(published)))
 	return groupID, out, nil
 }
 
@@ -303,10 +306,10 @@ func (m *Manager) Seen(nodeID string, at time.Time) {
 	m.touched.Store(nodeID, at)
 }
 
-// touch records that nodeID was seen at now, at most once per touchEvery per replica: every
+// Touch records that nodeID was seen at now, at most once per touchEvery per replica: every
 // running scan reports every few seconds, and ten thousand of them would otherwise write the
 // node table thousands of times a second to say the same thing.
-func (m *Manager) touch(ctx context.Context, nodeID string, now time.Time) {
+func (m *Manager) Touch(ctx context.Context, nodeID string, now time.Time) {
 	if last, ok := m.touched.Load(nodeID); ok && now.Sub(last.(time.Time)) < touchEvery && !now.Before(last.(time.Time)) {
 		return
 	}
@@ -452,29 +455,6 @@ func (m *Manager) publishJobs(ctx context.Context, jobs []*sensorv1.Job) []error
 // gone away meanwhile, so that no scan whose job failed is left dispatched unnoticed.
 const recordTimeout = time.Minute
 
-// markDispatched moves the new scans from queued to dispatched, in one store call, just before
-// their jobs are published, and returns them as stored, by id. Marking them afterwards would
-// put that write behind the reports of every sensor that took its job meanwhile: with
-// thousands of nodes, the start of a scan then waited seconds for its own sensors.
-func (m *Manager) markDispatched(ctx context.Context, scans []store.NewScan, now time.Time) (map[string]store.Scan, error) {
-	ids := make([]string, len(scans))
-	for i, ns := range scans {
-		ids[i] = ns.ID
-	}
-	got, err := m.cfg.Store.TransitionScans(ctx, ids, store.Transition{State: posture.Dispatched, At: now})
-	if err != nil {
-		return nil, fmt.Errorf("mark %d scans dispatched: %w; they stay queued and time out unless started again", len(ids), err)
-	}
-	byID := make(map[string]store.Scan, len(got))
-	for _, sc := range got {
-		byID[sc.ID] = sc
-		if sc.State == posture.Dispatched {
-			m.counted(posture.Dispatched, 1)
-		}
-	}
-	return byID, nil
-}
-
 // recordDispatch marks the scans whose job could not be published failed with the reason, one
 // store call per reason, and returns every scan in order: as stored after that for the failed
 // ones, as marked dispatched for the others (dispatched is a scan whose job is on the bus, or
@@ -596,26 +576,19 @@ func (m *Manager) ownScan(ctx context.Context, nodeID, scanID string) (store.Sca
 // Update takes a sensor's state report, progress or heartbeat for one of its scans and
 // returns the scan's state afterwards.
 func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.UpdateScanRequest) (posture.ScanState, error) {
-	if req.GetState() == sensorv1.ScanState_SCAN_STATE_UNSPECIFIED {
+	var next posture.ScanState
+	switch req.GetState() {
+	case sensorv1.ScanState_SCAN_STATE_UNSPECIFIED:
 		// A heartbeat: by far the most frequent report (every running node, every few
 		// seconds), stored with the others that arrive with it.
 		st, err := m.heartbeat(ctx, store.Heartbeat{ScanID: req.GetScanId(), NodeID: nodeID,
 			Done: int(req.GetControlsDone()), Total: int(req.GetControlsTotal())})
 		if err == nil {
-			m.touch(ctx, nodeID, m.cfg.Now().UTC())
+			m.Touch(ctx, nodeID, m.cfg.Now().UTC())
 		}
 		return st, err
-	}
-	sc, err := m.ownScan(ctx, nodeID, req.GetScanId())
-	if err != nil {
-		return "", err
-	}
-	now := m.cfg.Now().UTC()
-	m.touch(ctx, nodeID, now)
-	var next posture.ScanState
-	switch req.GetState() {
 	case sensorv1.ScanState_SCAN_STATE_RUNNING:
-		next = posture.Running
+		return m.reportRunning(ctx, nodeID, req)
 	case sensorv1.ScanState_SCAN_STATE_FAILED:
 		next = posture.Failed
 	case sensorv1.ScanState_SCAN_STATE_CANCELLED:
@@ -623,60 +596,78 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 	default:
 		return "", fmt.Errorf("%w: a sensor may report running, failed or cancelled, not %s", ErrInvalid, req.GetState())
 	}
+	sc, err := m.ownScan(ctx, nodeID, req.GetScanId())
+	if err != nil {
+		return "", err
+	}
+	now := m.cfg.Now().UTC()
+	m.Touch(ctx, nodeID, now)
 	// The node took the job: it reports only on scans whose job it received. When the scan
 	// has ended, nobody wants the job any more either.
 	m.settle(nodeID, sc.ID)
 	if sc.State.Terminal() {
 		return sc.State, nil
 	}
-	started := false
-	if next == posture.Running && next != sc.State {
-		if sc, err = m.markRunning(ctx, sc.ID); err != nil {
-			return "", err
+	sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
+	if errors.Is(err, store.ErrBadTransition) {
+		cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
+		if gerr != nil {
+			return "", gerr
 		}
-		if sc.State != posture.Running {
-			return sc.State, nil // stopped or timed out meanwhile
-		}
-		started = true
-		m.counted(posture.Running, 1)
-	} else if next != sc.State {
-		sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
-		if errors.Is(err, store.ErrBadTransition) {
-			cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
-			if gerr != nil {
-				return "", gerr
-			}
-			return cur.State, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		m.counted(next, 1)
-		if next.Terminal() {
-			m.forget(sc.ID)
-			return sc.State, nil
-		}
+		return cur.State, nil
 	}
-	// A scan that has just started has done nothing yet; its start time stands in for a
-	// heartbeat and it was stored with its control count, so there is nothing to write unless
-	// the node counts otherwise. At the start of a large scan every node reports at once.
-	nothingNew := started && req.GetControlsDone() == 0 && (req.GetControlsTotal() == 0 || int(req.GetControlsTotal()) == sc.ControlsTotal)
-	if sc.State == posture.Running && !nothingNew {
-		err := m.cfg.Store.RecordProgress(ctx, sc.ID, int(req.GetControlsDone()), int(req.GetControlsTotal()), now)
-		if errors.Is(err, store.ErrBadTransition) {
-			// The scan ended meanwhile (its final batch, a stop, a timeout): a heartbeat that
-			// crossed it is not an error; the node learns the state from the answer.
-			cur, gerr := m.cfg.Store.GetScan(ctx, sc.ID)
-			if gerr != nil {
-				return "", gerr
-			}
-			return cur.State, nil
-		}
-		if err != nil {
-			return "", err
-		}
+	if err != nil {
+		return "", err
 	}
+	m.counted(next, 1)
+	m.forget(sc.ID)
 	return sc.State, nil
+}
+
+// reportRunning takes a node's report that it runs one of its scans: the scan moves to
+// running when it waited for the node, and the report's progress is stored when there is
+// any.
+func (m *Manager) reportRunning(ctx context.Context, nodeID string, req *sensorv1.UpdateScanRequest) (posture.ScanState, error) {
+	r, err := m.markRunning(ctx, nodeID, req.GetScanId())
+	if err != nil {
+		return "", err
+	}
+	now := m.cfg.Now().UTC()
+	m.Touch(ctx, nodeID, now)
+	// The node took the job; when the scan has ended, nobody wants it any more either.
+	m.settle(nodeID, req.GetScanId())
+	state := r.prev
+	if r.moved {
+		if r.sc.State != posture.Running {
+			return r.sc.State, nil // stopped or timed out meanwhile
+		}
+		m.counted(posture.Running, 1)
+		// A scan that has just started has done nothing yet; its start time stands in for a
+		// heartbeat and it was stored with its control count, so there is nothing to write
+		// unless the node counts otherwise. At the start of a large scan every node reports
+		// at once.
+		if req.GetControlsDone() == 0 && (req.GetControlsTotal() == 0 || int(req.GetControlsTotal()) == r.sc.ControlsTotal) {
+			return posture.Running, nil
+		}
+		state = posture.Running
+	}
+	if state != posture.Running {
+		return state, nil
+	}
+	err = m.cfg.Store.RecordProgress(ctx, req.GetScanId(), int(req.GetControlsDone()), int(req.GetControlsTotal()), now)
+	if errors.Is(err, store.ErrBadTransition) {
+		// The scan ended meanwhile (its final batch, a stop, a timeout): a report that
+		// crossed it is not an error; the node learns the state from the answer.
+		cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
+		if gerr != nil {
+			return "", gerr
+		}
+		return cur.State, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return posture.Running, nil
 }
 
 // Ingest validates and stores one result batch of a node's running scan. A batch is stored

@@ -506,3 +506,43 @@ func TestJobWithExclusionsResolvesTheScansControls(t *testing.T) {
 		}
 	}
 }
+
+// TestRunningReportChecksTheNode: a running report on another node's scan or on an unknown
+// scan is refused and moves nothing; a repeated report keeps the scan running and stores its
+// progress.
+func TestRunningReportChecksTheNode(t *testing.T) {
+	m, st, _ := startFixture(t, &bulkDispatcher{})
+	ctx := context.Background()
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := started[0].ID
+	running := func(node, scan string, done uint32) (posture.ScanState, error) {
+		return m.Update(ctx, node, &sensorv1.UpdateScanRequest{ScanId: scan, State: sensorv1.ScanState_SCAN_STATE_RUNNING, ControlsDone: done})
+	}
+	if _, err := running("n2", id, 0); !errors.Is(err, ErrPermission) {
+		t.Fatalf("running report of another node: %v; want ErrPermission", err)
+	}
+	if _, err := running("n1", "scn_missing", 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("running report on an unknown scan: %v; want ErrNotFound", err)
+	}
+	sc, err := st.GetScan(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.State != posture.Dispatched {
+		t.Fatalf("after refused reports the scan is %s; want dispatched", sc.State)
+	}
+	for i, done := range []uint32{0, 7} {
+		if state, err := running("n1", id, done); err != nil || state != posture.Running {
+			t.Fatalf("running report %d: %s, %v; want running", i+1, state, err)
+		}
+	}
+	if sc, err = st.GetScan(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if sc.State != posture.Running || sc.ControlsDone != 7 || sc.StartedAt.IsZero() {
+		t.Fatalf("scan %s with %d controls done, started %s; want running with 7 done", sc.State, sc.ControlsDone, sc.StartedAt)
+	}
+}

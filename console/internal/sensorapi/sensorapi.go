@@ -74,7 +74,20 @@ type Server struct {
 	// (time.Time): a running node calls every few seconds, and each call looking the node up
 	// again would cost ten thousand nodes thousands of store reads a second.
 	enrolled sync.Map
+	// facts is what this replica last wrote of each node's facts, by node id (factsWrite).
+	facts sync.Map
 }
+
+// factsWrite is a node's facts as this replica last wrote them, and when.
+type factsWrite struct {
+	facts store.NodeFacts
+	at    time.Time
+}
+
+// factsRewrite is how long facts a hello repeats go without being written again: a node says
+// hello every 30 s with facts that seldom change, and another replica may have written other
+// facts meanwhile.
+const factsRewrite = 10 * time.Minute
 
 // enrolledRecheck is how long a node found in the store is trusted without looking again.
 // The store never deletes a node; the look-up guards against a certificate of this
@@ -199,10 +212,17 @@ func (s *Server) Hello(ctx context.Context, req *sensorv1.HelloRequest) (*sensor
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	now := s.cfg.Now().UTC()
-	if err := s.cfg.Store.UpdateNodeFacts(ctx, nodeID, facts, now); err != nil {
-		return nil, api.ToStatus(err)
+	if last, ok := s.facts.Load(nodeID); ok && last.(factsWrite).facts == facts && now.Sub(last.(factsWrite).at) < factsRewrite {
+		// Nothing new but the sighting, written through the bookkeeping path at most every
+		// 30 s.
+		s.cfg.Scans.Touch(ctx, nodeID, now)
+	} else {
+		if err := s.cfg.Store.UpdateNodeFacts(ctx, nodeID, facts, now); err != nil {
+			return nil, api.ToStatus(err)
+		}
+		s.facts.Store(nodeID, factsWrite{facts: facts, at: now})
+		s.cfg.Scans.Seen(nodeID, now)
 	}
-	s.cfg.Scans.Seen(nodeID, now)
 	var notAfter time.Time
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {

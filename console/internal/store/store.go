@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/palisadehq/palisade/pkg/posture"
@@ -88,7 +89,7 @@ type Store interface {
 	// not complete ErrConflict.
 	ReplaceScores(ctx context.Context, scanID string, scores []Score) error
 
-	// CreateScans stores new scans (state queued) with their controls, in one transaction.
+	// CreateScans stores new scans (in their State) with their controls, in one transaction.
 	CreateScans(ctx context.Context, scans []NewScan) error
 	GetScan(ctx context.Context, id string) (Scan, error)
 	// ListScans returns scans newest first; PageToken continues a listing.
@@ -108,6 +109,8 @@ type Store interface {
 	// changes either). A scan absent from the answer is unknown. Beats naming the same scan
 	// more than once store the last one.
 	RecordHeartbeats(ctx context.Context, beats []Heartbeat, at time.Time) (map[string]ScanOwner, error)
+	// ScanOwners returns the node and state of each of the scans ids that exists, by id.
+	ScanOwners(ctx context.Context, ids []string) (map[string]ScanOwner, error)
 	// CompleteScan stores the scores and moves a running scan to complete, in one transaction.
 	CompleteScan(ctx context.Context, id string, scores []Score, at time.Time) (Scan, error)
 	// StaleScans returns non-terminal scans whose last heartbeat (or, before any, the
@@ -264,6 +267,20 @@ type NewScan struct {
 	Controls     []ScanControl
 	CreatedAt    time.Time
 	CreatedBy    string
+	// State is queued (when empty) or dispatched: a scan whose job goes out in the same
+	// breath is stored dispatched at once.
+	State posture.ScanState
+}
+
+// InitialState returns the state ns is created in, or an error when it may not start there.
+func (ns NewScan) InitialState() (posture.ScanState, error) {
+	switch ns.State {
+	case "", posture.Queued:
+		return posture.Queued, nil
+	case posture.Dispatched:
+		return posture.Dispatched, nil
+	}
+	return "", fmt.Errorf("scan %s cannot be created %s, only queued or dispatched: %w", ns.ID, ns.State, ErrBadTransition)
 }
 
 // Heartbeat is a sensor's progress report on one of its running scans.

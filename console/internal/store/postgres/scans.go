@@ -102,7 +102,14 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 		}
 		nControls += len(sc.Controls)
 	}
-	queued := string(posture.Queued)
+	states := make([]string, len(scans))
+	for i, sc := range scans {
+		st, err := sc.InitialState()
+		if err != nil {
+			return fmt.Errorf("create scans: %w", err)
+		}
+		states[i] = string(st)
+	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		// Each distinct control set is stored once; the scans refer to it.
 		setIDs := controlSetIDs(scans)
@@ -135,7 +142,7 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 			[]string{"id", "group_id", "node_id", "state", "benchmark_ids", "controls_total", "created_by", "created_at", "control_set_id"},
 			pgx.CopyFromSlice(len(scans), func(i int) ([]any, error) {
 				sc := scans[i]
-				return []any{sc.ID, sc.GroupID, sc.NodeID, queued, orEmpty(sc.BenchmarkIDs), len(sc.Controls),
+				return []any{sc.ID, sc.GroupID, sc.NodeID, states[i], orEmpty(sc.BenchmarkIDs), len(sc.Controls),
 					sc.CreatedBy, nanos(sc.CreatedAt), setIDs[i]}, nil
 			}))
 		if err != nil {
@@ -404,21 +411,36 @@ func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, a
 		)
 		SELECT id, node_id, state FROM scans WHERE id = ANY($1)`,
 		ids, nodes, done, total, nanos(at), string(posture.Running))
-	if err != nil {
+	if err := readOwners(rows, err, out); err != nil {
 		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+	}
+	return out, nil
+}
+
+// ScanOwners returns the node and state of each of the scans ids that exists.
+func (s *Store) ScanOwners(ctx context.Context, ids []string) (map[string]store.ScanOwner, error) {
+	out := make(map[string]store.ScanOwner, len(ids))
+	rows, err := s.pool.Query(ctx, `SELECT id, node_id, state FROM scans WHERE id = ANY($1)`, ids)
+	if err := readOwners(rows, err, out); err != nil {
+		return nil, fmt.Errorf("read the owners of %d scans: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// readOwners adds the (id, node_id, state) rows of a query that returned rows and err to out.
+func readOwners(rows pgx.Rows, err error, out map[string]store.ScanOwner) error {
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, node, state string
 		if err := rows.Scan(&id, &node, &state); err != nil {
-			return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+			return err
 		}
 		out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
-	}
-	return out, nil
+	return rows.Err()
 }
 
 // CompleteScan stores the scores and moves a running scan to complete in one transaction.

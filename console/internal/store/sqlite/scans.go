@@ -155,7 +155,11 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 					}
 				}
 			}
-			_, err = insScan.ExecContext(ctx, sc.ID, sc.GroupID, sc.NodeID, string(posture.Queued),
+			state, err := sc.InitialState()
+			if err != nil {
+				return fmt.Errorf("create scans: %w", err)
+			}
+			_, err = insScan.ExecContext(ctx, sc.ID, sc.GroupID, sc.NodeID, string(state),
 				encodeStrings(sc.BenchmarkIDs), len(sc.Controls), sc.CreatedBy, nanos(sc.CreatedAt), setID)
 			if err != nil {
 				return fmt.Errorf("create scan %s: %w", sc.ID, classify(err))
@@ -430,9 +434,45 @@ func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, 
 	})
 }
 
-// heartbeatChunk is how many scans one statement of RecordHeartbeats reads, well below
-// SQLite's limit on parameters.
-const heartbeatChunk = 500
+// ownersChunk is how many scans one statement of scanOwners reads, well below SQLite's limit
+// on parameters.
+const ownersChunk = 500
+
+// ScanOwners returns the node and state of each of the scans ids that exists.
+func (s *Store) ScanOwners(ctx context.Context, ids []string) (map[string]store.ScanOwner, error) {
+	out := make(map[string]store.ScanOwner, len(ids))
+	if err := scanOwners(ctx, s.r, ids, out); err != nil {
+		return nil, fmt.Errorf("read the owners of %d scans: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// scanOwners adds the node and state of each of the scans ids that exists to out.
+func scanOwners(ctx context.Context, q queryer, ids []string, out map[string]store.ScanOwner) error {
+	for chunk := range slices.Chunk(ids, ownersChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.QueryContext(ctx, `SELECT id, node_id, state FROM scans WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, node, state string
+			if err := rows.Scan(&id, &node, &state); err != nil {
+				rows.Close()
+				return err
+			}
+			out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // RecordHeartbeats stores the beats of running scans of the beats' nodes in one transaction
 // and returns the node and state of every named scan that exists.
@@ -443,27 +483,12 @@ func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, a
 		return out, nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for chunk := range slices.Chunk(beats, heartbeatChunk) {
-			args := make([]any, len(chunk))
-			for i, b := range chunk {
-				args[i] = b.ScanID
-			}
-			rows, err := tx.QueryContext(ctx, `SELECT id, node_id, state FROM scans WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id, node, state string
-				if err := rows.Scan(&id, &node, &state); err != nil {
-					rows.Close()
-					return err
-				}
-				out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+		ids := make([]string, len(beats))
+		for i, b := range beats {
+			ids[i] = b.ScanID
+		}
+		if err := scanOwners(ctx, tx, ids, out); err != nil {
+			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, `UPDATE scans SET controls_done = ?, controls_total = ?, last_heartbeat_at = ? WHERE id = ?`)
 		if err != nil {

@@ -53,6 +53,7 @@ func testCreateScans(t *testing.T, s store.Store) {
 		{"unknown node", []store.NewScan{newScan("s-3", "g-2", "n-1", t0), newScan("s-4", "g-2", "n-9", t0)}, store.ErrNotFound},
 		{"taken id", []store.NewScan{newScan("s-3", "g-2", "n-1", t0), newScan("s-1", "g-2", "n-1", t0)}, store.ErrConflict},
 		{"id twice", []store.NewScan{newScan("s-3", "g-2", "n-1", t0), newScan("s-3", "g-2", "n-2", t0)}, store.ErrConflict},
+		{"created running", []store.NewScan{newScan("s-3", "g-2", "n-1", t0), withState(newScan("s-4", "g-2", "n-1", t0), posture.Running)}, store.ErrBadTransition},
 	}
 	for _, tt := range rejected {
 		wantErr(t, "CreateScans "+tt.name, s.CreateScans(ctx(t), tt.scans), tt.want)
@@ -62,6 +63,19 @@ func testCreateScans(t *testing.T, s store.Store) {
 	page, err := s.ListScans(ctx(t), store.ScanFilter{})
 	must(t, "ListScans", err)
 	equal(t, "number of scans", len(page.Scans), 3)
+
+	// A scan whose job goes out at once is created dispatched.
+	must(t, "CreateScans dispatched", s.CreateScans(ctx(t), []store.NewScan{withState(newScan("s-5", "g-3", "n-2", created), posture.Dispatched)}))
+	got, err = s.GetScan(ctx(t), "s-5")
+	must(t, "GetScan s-5", err)
+	want5 := queuedScan("s-5", "g-3", "n-2", "web-2", created)
+	want5.State = posture.Dispatched
+	equal(t, "GetScan s-5", got, want5)
+}
+
+func withState(ns store.NewScan, st posture.ScanState) store.NewScan {
+	ns.State = st
+	return ns
 }
 
 func testScanLifecycle(t *testing.T, s store.Store) {
@@ -379,6 +393,17 @@ func testHeartbeats(t *testing.T, s store.Store) {
 		"s-2": {NodeID: "n-1", State: posture.Queued},
 		"s-3": {NodeID: "n-2", State: posture.Running},
 	})
+
+	owners, err := s.ScanOwners(ctx(t), []string{"s-3", "s-9", "s-1", "s-2"})
+	must(t, "ScanOwners", err)
+	equal(t, "ScanOwners", owners, map[string]store.ScanOwner{
+		"s-1": {NodeID: "n-1", State: posture.Running},
+		"s-2": {NodeID: "n-1", State: posture.Queued},
+		"s-3": {NodeID: "n-2", State: posture.Running},
+	})
+	owners, err = s.ScanOwners(ctx(t), nil)
+	must(t, "ScanOwners none", err)
+	equal(t, "ScanOwners none", owners, map[string]store.ScanOwner{})
 
 	type progress struct {
 		Done, Total int
