@@ -101,10 +101,10 @@ type Manager struct {
 	cfg Config
 	log *zap.Logger
 
-	// mu guards controls, the per-scan control sets cached for ingest, and masksCheckedAt,
+	// mu guards controls, the control sets cached for ingest by scan id, and masksCheckedAt,
 	// the time up to which expired masks have had their scans rescored.
 	mu             sync.Mutex
-	controls       map[string]map[string]store.ScanControl
+	controls       map[string]cachedControls
 	masksCheckedAt time.Time
 
 	// rescoreMu serialises Rescore.
@@ -160,7 +160,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.ReplicaID = newID("replica")
 	}
 	m := &Manager{
-		cfg: cfg, log: cfg.Logger, controls: map[string]map[string]store.ScanControl{},
+		cfg: cfg, log: cfg.Logger, controls: map[string]cachedControls{},
 		ingestSlots: make(chan struct{}, cfg.IngestConcurrency),
 		batches:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_result_batches_total", Help: "Result batches received, by outcome (stored, duplicate, rejected)."}, []string{"outcome"}),
 		results:     prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_results_stored_total", Help: "Results committed to the store."}),
@@ -271,6 +271,11 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		return "", nil, fmt.Errorf("store scans: %w", err)
 	}
 	stored := time.Now()
+	sets := make([]map[string]store.ScanControl, len(scans))
+	for i, p := range scanPlans {
+		sets[i] = p.byID
+	}
+	m.cacheControls(scans, sets)
 	m.counted(posture.Queued, len(scans))
 	m.counted(posture.Dispatched, len(scans))
 	dispatched := make(map[string]store.Scan, len(scans))
@@ -350,7 +355,9 @@ func onlyNode(ref string, matches []store.Node) (store.Node, error) {
 type controlPlan struct {
 	benchIDs []string
 	controls []store.ScanControl
-	ctls     []*catalog.Control
+	// byID is controls by control id, the set ingest checks results against.
+	byID map[string]store.ScanControl
+	ctls []*catalog.Control
 	// exclude lists the controls left out, sorted: with the benchmark ids, all a sensor that
 	// runs the console's catalogue version needs to resolve the same controls.
 	exclude []string
@@ -390,6 +397,10 @@ func (m *Manager) planControls(node store.Node, req StartRequest) (*controlPlan,
 			}
 		}
 		p.controls = append(p.controls, sc)
+	}
+	p.byID = make(map[string]store.ScanControl, len(p.controls))
+	for _, sc := range p.controls {
+		p.byID[sc.ControlID] = sc
 	}
 	return p, nil
 }
@@ -824,21 +835,59 @@ func ScoreBenchmarks(benchmarkIDs []string, ctls map[string]store.ScanControl, c
 	return scores
 }
 
+// cachedControls is a scan's control set, by control id, and when ingest last used it. The
+// scans a Start creates share one map per control plan.
+type cachedControls struct {
+	ctls map[string]store.ScanControl
+	used time.Time
+}
+
+// controlsIdle is how long a scan's cached control set stays unused before it is dropped:
+// a scan that ended on another replica (or a scan that a replica saw only part of) leaves its
+// entry behind otherwise. A scan still running after that reads its set again.
+const controlsIdle = 30 * time.Minute
+
 func (m *Manager) scanControls(ctx context.Context, scanID string) (map[string]store.ScanControl, error) {
+	now := time.Now()
 	m.mu.Lock()
-	ctls, ok := m.controls[scanID]
+	c, ok := m.controls[scanID]
+	if ok {
+		c.used = now
+		m.controls[scanID] = c
+	}
 	m.mu.Unlock()
 	if ok {
-		return ctls, nil
+		return c.ctls, nil
 	}
 	ctls, err := m.cfg.Store.ScanControls(ctx, scanID)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	m.controls[scanID] = ctls
+	m.controls[scanID] = cachedControls{ctls: ctls, used: now}
 	m.mu.Unlock()
 	return ctls, nil
+}
+
+// cacheControls caches ctls, shared and never modified, as the control set of each of scans.
+func (m *Manager) cacheControls(scans []store.NewScan, ctls []map[string]store.ScanControl) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, ns := range scans {
+		m.controls[ns.ID] = cachedControls{ctls: ctls[i], used: now}
+	}
+}
+
+// dropIdleControls drops the cached control sets unused since before cutoff.
+func (m *Manager) dropIdleControls(cutoff time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, c := range m.controls {
+		if c.used.Before(cutoff) {
+			delete(m.controls, id)
+		}
+	}
 }
 
 func (m *Manager) forget(scanID string) {
@@ -941,8 +990,10 @@ func (m *Manager) Run(ctx context.Context) error {
 			if _, err := m.SweepIfLeader(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("sweep failed", zap.Error(err))
 			}
-			// Retention runs every 12th tick (a minute at the default interval).
+			// Retention runs every 12th tick (a minute at the default interval), and each
+			// replica drops the control sets of scans it no longer hears of.
 			if i%12 == 0 {
+				m.dropIdleControls(time.Now().Add(-controlsIdle))
 				if _, err := m.PruneIfLeader(ctx); err != nil && ctx.Err() == nil {
 					m.log.Warn("retention failed", zap.Error(err))
 				}

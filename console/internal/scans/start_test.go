@@ -546,3 +546,47 @@ func TestRunningReportChecksTheNode(t *testing.T) {
 		t.Fatalf("scan %s with %d controls done, started %s; want running with 7 done", sc.State, sc.ControlsDone, sc.StartedAt)
 	}
 }
+
+// TestStartCachesTheStoredControls: the control set ingest uses for a scan the replica
+// started is the one stored with the scan, shared by the scans of one start, and read back
+// from the store once dropped as idle.
+func TestStartCachesTheStoredControls(t *testing.T) {
+	m, st, _ := startFixture(t, &bulkDispatcher{})
+	ctx := context.Background()
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1", "n2"}, Benchmarks: []string{"cis"}, Exclude: []string{"linux.ssh.permit-root-login"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := st.ScanControls(ctx, started[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stored["linux.ssh.permit-root-login"]; ok || len(stored) == 0 {
+		t.Fatalf("stored controls: %d, excluded control present %t", len(stored), ok)
+	}
+	first, err := m.scanControls(ctx, started[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := m.scanControls(ctx, started[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first, stored) || !reflect.DeepEqual(second, stored) {
+		t.Fatalf("cached control sets differ from the stored one (%d, %d and %d controls)", len(first), len(second), len(stored))
+	}
+	if reflect.ValueOf(first).UnsafePointer() != reflect.ValueOf(second).UnsafePointer() {
+		t.Error("the scans of one start hold separate copies of their control set")
+	}
+	m.dropIdleControls(time.Now().Add(time.Hour))
+	m.mu.Lock()
+	left := len(m.controls)
+	m.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d control sets cached after dropping idle ones; want 0", left)
+	}
+	again, err := m.scanControls(ctx, started[0].ID)
+	if err != nil || !reflect.DeepEqual(again, stored) {
+		t.Fatalf("control set read again: %d controls, %v; want the stored %d", len(again), err, len(stored))
+	}
+}
