@@ -134,7 +134,17 @@ if [ "$status" -eq 0 ]; then
   echo "== phase 2: ingest, $ingest_n of the same sensors x $INGEST_K results, one scan"
   "$loadgen" --console "$grpc_addr" --sensors "$ingest_n" --state-dir "$work/sensors" \
     --controls-per-scan "$INGEST_K" --failure-ratio "$F" --scans 1 --data-dir "$data" \
-    --console-pid "$console_pid" --progress 15s --scan-timeout 60m --json "$work/ingest.json" || status=$?
+    --console-pid "$console_pid" --progress 15s --scan-timeout 60m --json "$work/ingest.json" | tee "$work/ingest.out" || status=$?
+  if [ "$status" -eq 0 ] && [ "$backend" = postgres ]; then
+    # The raw COPY rate of rows of the same shape into the same server, measured now: one
+    # COPY of 1,000 rows per transaction into a table without keys, with nothing else.
+    e2e=$(awk '/^results:/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i; exit}' "$work/ingest.out")
+    raw=$(PALISADE_TEST_POSTGRES=$DATABASE_URL $GO test -run '^$' -bench '^BenchmarkCopyRaw$' -benchtime 500x ./console/internal/store/postgres/ |
+      awk '/^BenchmarkCopyRaw/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i}')
+    if [ -n "$e2e" ] && [ -n "$raw" ]; then
+      awk -v e="$e2e" -v r="$raw" 'BEGIN {printf "ingest into PostgreSQL end to end: %.0f results/s; raw COPY of the same rows now: %.0f results/s; ratio %.2f (target: >= 150,000 results/s end to end)\n", e, r, e / r}'
+    fi
+  fi
 fi
 echo
 echo "console VmHWM (peak RSS) over both phases: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$console_pid/status")"

@@ -359,14 +359,19 @@ func (p plan) batch(seq uint64) (*sensorv1.ResultBatch, int) {
 	b := &sensorv1.ResultBatch{ScanId: p.scanID, Seq: seq, Results: make([]*sensorv1.Result, 0, max(0, to-from))}
 	fails := 0
 	for i := from; i < to; i++ {
+		// Shaped like a real file check's result (a reason and one evidence item), so that
+		// what is stored per result is about what a sensor sends.
 		r := &sensorv1.Result{
 			ControlId: p.ids[i%len(p.ids)],
 			Resource:  fmt.Sprintf("synthetic-%d", i/len(p.ids)),
 			Status:    sensorv1.Status_STATUS_PASS,
-			Reason:    "synthetic result from palisade-loadgen",
+			Reason:    "synthetic result from palisade-loadgen: PermitRootLogin is no at /etc/ssh/sshd_config:32",
+			Evidence:  []*sensorv1.Evidence{{Source: "/etc/ssh/sshd_config", Line: 32, Key: "PermitRootLogin", Actual: "no", Expected: "no"}},
 		}
 		if rng.Float64() < p.failRatio {
 			r.Status = sensorv1.Status_STATUS_FAIL
+			r.Reason = "synthetic result from palisade-loadgen: PermitRootLogin is yes at /etc/ssh/sshd_config:32; expected no"
+			r.Evidence[0].Actual = "yes"
 			fails++
 		}
 		b.Results = append(b.Results, r)

@@ -45,15 +45,36 @@ const moveStaged = `WITH ins AS (
 )
 SELECT stored FROM n`
 
+// resultColumns are the columns StoreBatch COPYs straight into results.
+var resultColumns = []string{"scan_id", "control_id", "resource", "node_id", "status", "severity", "service", "reason", "evidence"}
+
+// countBatch counts a batch's results, all of them new, into the batch and the scan.
+const countBatch = `WITH b AS (
+	UPDATE batches SET stored = $3 WHERE scan_id = $1 AND seq = $2
+)
+UPDATE scans SET results_stored = results_stored + $3 WHERE id = $1`
+
+// errStoredBefore says a batch holds a result stored by an earlier batch of its scan.
+var errStoredBefore = errors.New("a result of the batch is stored already")
+
 // StoreBatch stores a batch of results in one transaction. The batch must come from the scan's
 // node (store.ErrConflict otherwise) and each result's ScanID and NodeID must be empty or the
 // batch's; an unknown scan is store.ErrNotFound. On any error nothing is stored, not even the
 // batch's sequence number.
 //
-// The results are COPYed into the connection's staging table and moved into results with one
-// INSERT ... SELECT ... ON CONFLICT DO NOTHING: five round trips whatever the batch's size.
+// A new batch's results (the first of each control and resource, in primary key order) are
+// COPYed straight into results: four round trips whatever the batch's size. Only when one of
+// them is stored already (an earlier batch sent it too) does the batch go again through the
+// connection's staging table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING, which
+// stores the rest.
 func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutcome, error) {
-	rows := make([][]any, len(b.Results))
+	type keyed struct {
+		control, resource string
+		row               []any
+	}
+	first := make(map[[2]string]bool, len(b.Results))
+	direct := make([]keyed, 0, len(b.Results))
+	staged := make([][]any, len(b.Results))
 	for i, r := range b.Results {
 		if (r.ScanID != "" && r.ScanID != b.ScanID) || (r.NodeID != "" && r.NodeID != b.NodeID) {
 			return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: result %d (control %s) is for scan %q on node %q, not the batch's scan %s on node %s: %w",
@@ -68,10 +89,41 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 			}
 			evidence = string(e)
 		}
-		rows[i] = []any{int32(i), r.ControlID, r.Resource, string(r.Status), string(r.Severity), r.Service, r.Reason, evidence}
+		staged[i] = []any{int32(i), r.ControlID, r.Resource, string(r.Status), string(r.Severity), r.Service, r.Reason, evidence}
+		if k := [2]string{r.ControlID, r.Resource}; !first[k] {
+			first[k] = true
+			direct = append(direct, keyed{r.ControlID, r.Resource,
+				[]any{b.ScanID, r.ControlID, r.Resource, b.NodeID, string(r.Status), string(r.Severity), r.Service, r.Reason, evidence}})
+		}
+	}
+	// Primary key order (byte order, the columns' "C" collation): concurrent batches with
+	// overlapping results lock them in one order and cannot deadlock.
+	slices.SortFunc(direct, func(x, y keyed) int {
+		if c := strings.Compare(x.control, y.control); c != 0 {
+			return c
+		}
+		return strings.Compare(x.resource, y.resource)
+	})
+	rows := make([][]any, len(direct))
+	for i, k := range direct {
+		rows[i] = k.row
 	}
 	seq := int64(b.Seq) // the full uint64 range, stored two's complement
 
+	out, err := s.storeBatch(ctx, b, seq, rows, nil)
+	if errors.Is(err, errStoredBefore) {
+		out, err = s.storeBatch(ctx, b, seq, nil, staged)
+	}
+	if err != nil {
+		return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: %w", b.Seq, b.ScanID, err)
+	}
+	return out, nil
+}
+
+// storeBatch records batch b and stores its results in one transaction: COPYed straight into
+// results when staged is nil (errStoredBefore when one is stored already), else through the
+// staging table.
+func (s *Store) storeBatch(ctx context.Context, b store.Batch, seq int64, rows, staged [][]any) (store.BatchOutcome, error) {
 	var out store.BatchOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, recordBatch, b.ScanID, seq, b.NodeID, nanos(b.ReceivedAt))
@@ -92,10 +144,26 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 			out.Duplicate = true
 			return nil
 		}
-		if len(rows) == 0 {
+		if staged == nil {
+			if len(rows) == 0 {
+				return nil
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"results"}, resultColumns, pgx.CopyFromRows(rows)); err != nil {
+				if errors.Is(classify(err), store.ErrConflict) {
+					return errStoredBefore
+				}
+				return fmt.Errorf("copy results: %w", err)
+			}
+			if _, err := tx.Exec(ctx, countBatch, b.ScanID, seq, len(rows)); err != nil {
+				return fmt.Errorf("count results: %w", err)
+			}
+			out.Stored = len(rows)
 			return nil
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, pgx.CopyFromRows(rows)); err != nil {
+		if len(staged) == 0 {
+			return nil
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, pgx.CopyFromRows(staged)); err != nil {
 			return fmt.Errorf("copy results: %w", err)
 		}
 		if err := tx.QueryRow(ctx, moveStaged, b.ScanID, b.NodeID, seq).Scan(&out.Stored); err != nil {
@@ -103,10 +171,7 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 		}
 		return nil
 	})
-	if err != nil {
-		return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: %w", b.Seq, b.ScanID, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // controlJoins joins results r to their controls in the scan whose id is bound to scan: c from
