@@ -140,7 +140,7 @@ if [ "$status" -eq 0 ]; then
     # COPY of 1,000 rows per transaction into a table without keys, with nothing else.
     e2e=$(awk '/^results:/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i; exit}' "$work/ingest.out")
     raw=$(PALISADE_TEST_POSTGRES=$DATABASE_URL $GO test -run '^$' -bench '^BenchmarkCopyRaw$' -benchtime 500x ./console/internal/store/postgres/ |
-      awk '/^BenchmarkCopyRaw/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i}')
+      awk '/^BenchmarkCopyRaw/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i}') || raw=""
     if [ -n "$e2e" ] && [ -n "$raw" ]; then
       awk -v e="$e2e" -v r="$raw" 'BEGIN {printf "ingest into PostgreSQL end to end: %.0f results/s; raw COPY of the same rows now: %.0f results/s; ratio %.2f (target: >= 150,000 results/s end to end)\n", e, r, e / r}'
     fi

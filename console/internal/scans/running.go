@@ -148,12 +148,13 @@ func (m *Manager) storeStarts(ctx context.Context, reqs []startReq) ([]started, 
 	if len(move) == 0 {
 		return out, errs
 	}
-	got, err := m.cfg.Store.TransitionScans(ctx, move, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+	at := m.cfg.Now().UTC()
+	got, err := m.cfg.Store.TransitionScans(ctx, move, store.Transition{State: posture.Running, At: at})
 	if err != nil {
 		// One scan gone (deleted meanwhile) fails the whole call: move each on its own.
 		got = got[:0]
 		for _, id := range move {
-			one, err := m.cfg.Store.TransitionScans(ctx, []string{id}, store.Transition{State: posture.Running, At: m.cfg.Now().UTC()})
+			one, err := m.cfg.Store.TransitionScans(ctx, []string{id}, store.Transition{State: posture.Running, At: at})
 			if err != nil {
 				for i, r := range reqs {
 					if r.scanID == id && errs[i] == nil {
@@ -175,6 +176,12 @@ func (m *Manager) storeStarts(ctx context.Context, reqs []startReq) ([]started, 
 	for i, r := range reqs {
 		sc, ok := after[r.scanID]
 		if errs[i] != nil || !ok {
+			continue
+		}
+		// Started by another report meanwhile (another replica's group, whose start time is
+		// not this one): running already, not moved here.
+		if sc.State == posture.Running && !sc.StartedAt.Equal(at) {
+			out[i].prev = sc.State
 			continue
 		}
 		if told[r.scanID] {

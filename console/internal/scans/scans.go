@@ -289,12 +289,13 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	// the answer to its next hello.
 	errs := m.publishJobs(ctx, jobs)
 	published := time.Now()
+	// Recorded whatever happens next: the scans exist and their jobs are out.
+	_ = m.cfg.Store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
+		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
 	out, err := m.recordDispatch(ctx, scans, errs, dispatched)
 	if err != nil {
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
-	_ = m.cfg.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
-		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
 	m.log.Info("scan group dispatched", zap.String("group", groupID), zap.Int("scans", len(scans)),
 		zap.Duration("plan", planned.Sub(began)), zap.Duration("store", stored.Sub(planned)),
 		zap.Duration("publish", published.Sub(stored)), zap.Duration("record", time.Since(published)))
@@ -620,15 +621,8 @@ func (m *Manager) Update(ctx context.Context, nodeID string, req *sensorv1.Updat
 		return sc.State, nil
 	}
 	sc, err = m.cfg.Store.TransitionScan(ctx, sc.ID, store.Transition{State: next, Message: truncate(req.GetMessage(), maxReasonLen), At: now})
-	if errors.Is(err, store.ErrBadTransition) {
-		cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
-		if gerr != nil {
-			return "", gerr
-		}
-		return cur.State, nil
-	}
 	if err != nil {
-		return "", err
+		return m.stateAfter(ctx, req.GetScanId(), err)
 	}
 	m.counted(next, 1)
 	m.forget(sc.ID)
@@ -666,19 +660,24 @@ func (m *Manager) reportRunning(ctx context.Context, nodeID string, req *sensorv
 		return state, nil
 	}
 	err = m.cfg.Store.RecordProgress(ctx, req.GetScanId(), int(req.GetControlsDone()), int(req.GetControlsTotal()), now)
-	if errors.Is(err, store.ErrBadTransition) {
-		// The scan ended meanwhile (its final batch, a stop, a timeout): a report that
-		// crossed it is not an error; the node learns the state from the answer.
-		cur, gerr := m.cfg.Store.GetScan(ctx, req.GetScanId())
-		if gerr != nil {
-			return "", gerr
-		}
-		return cur.State, nil
-	}
 	if err != nil {
-		return "", err
+		return m.stateAfter(ctx, req.GetScanId(), err)
 	}
 	return posture.Running, nil
+}
+
+// stateAfter answers a report on scanID whose write failed with err. A write refused because
+// the scan's state changed meanwhile (its final batch, a stop, a timeout) is not an error:
+// the node learns the scan's state from the answer.
+func (m *Manager) stateAfter(ctx context.Context, scanID string, err error) (posture.ScanState, error) {
+	if !errors.Is(err, store.ErrBadTransition) {
+		return "", err
+	}
+	cur, gerr := m.cfg.Store.GetScan(ctx, scanID)
+	if gerr != nil {
+		return "", gerr
+	}
+	return cur.State, nil
 }
 
 // Ingest validates and stores one result batch of a node's running scan. A batch is stored

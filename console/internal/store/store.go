@@ -106,8 +106,8 @@ type Store interface {
 	// RecordHeartbeats stores, in one call, the progress and heartbeat time at of every beat
 	// whose scan is running and belongs to the beat's node, and returns the node and state of
 	// every scan the beats name that exists (as before this call; a beat stores nothing that
-	// changes either). A scan absent from the answer is unknown. Beats naming the same scan
-	// more than once store the last one.
+	// changes either). A scan absent from the answer is unknown. Of several beats of one
+	// node for one scan, the last is stored.
 	RecordHeartbeats(ctx context.Context, beats []Heartbeat, at time.Time) (map[string]ScanOwner, error)
 	// ScanOwners returns the node and state of each of the scans ids that exists, by id.
 	ScanOwners(ctx context.Context, ids []string) (map[string]ScanOwner, error)
@@ -289,19 +289,20 @@ type Heartbeat struct {
 	Done, Total    int
 }
 
-// LastBeats returns beats with only the last beat of each scan, in the order of those last
-// beats; beats is not modified.
+// LastBeats returns beats with only the last beat of each scan from each node, in the order
+// of those last beats; beats is not modified.
 func LastBeats(beats []Heartbeat) []Heartbeat {
-	last := make(map[string]int, len(beats))
+	type key struct{ scan, node string }
+	last := make(map[key]int, len(beats))
 	for i, b := range beats {
-		last[b.ScanID] = i
+		last[key{b.ScanID, b.NodeID}] = i
 	}
 	if len(last) == len(beats) {
 		return beats
 	}
 	out := make([]Heartbeat, 0, len(last))
 	for i, b := range beats {
-		if last[b.ScanID] == i {
+		if last[key{b.ScanID, b.NodeID}] == i {
 			out = append(out, b)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -391,28 +392,63 @@ func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, 
 // through the liveness pool like RecordProgress, and returns the node and state of every
 // named scan that exists.
 func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, at time.Time) (map[string]store.ScanOwner, error) {
-	beats = store.LastBeats(beats)
+	beats = slices.Clone(store.LastBeats(beats))
 	out := make(map[string]store.ScanOwner, len(beats))
 	if len(beats) == 0 {
 		return out, nil
 	}
+	slices.SortFunc(beats, func(x, y store.Heartbeat) int { return strings.Compare(x.ScanID, y.ScanID) })
 	ids, nodes := make([]string, len(beats)), make([]string, len(beats))
 	done, total := make([]int64, len(beats)), make([]int64, len(beats))
 	for i, b := range beats {
 		ids[i], nodes[i], done[i], total[i] = b.ScanID, b.NodeID, int64(b.Done), int64(b.Total)
 	}
-	// The final SELECT sees the scans as they were before the UPDATE, which changes neither
-	// node nor state.
+	// The rows are locked in id order (the locking happens after the sort), so that groups of
+	// heartbeats on several replicas, and other writes of many scans, cannot deadlock. A scan
+	// that ends while its row is awaited is not locked, and not written.
 	rows, err := s.liveness.Query(ctx, `WITH beat AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS b(id, node_id, done, total)
+		), locked AS (
+			SELECT s.id FROM scans s JOIN beat b ON s.id = b.id AND s.node_id = b.node_id
+			WHERE s.state = $6 ORDER BY s.id FOR NO KEY UPDATE OF s
 		), stored AS (
 			UPDATE scans s SET controls_done = b.done, controls_total = b.total, last_heartbeat_at = $5
-			FROM beat b WHERE s.id = b.id AND s.node_id = b.node_id AND s.state = $6
+			FROM beat b WHERE s.id = b.id AND s.node_id = b.node_id AND s.id IN (SELECT id FROM locked)
+			RETURNING s.id
 		)
-		SELECT id, node_id, state FROM scans WHERE id = ANY($1)`,
+		SELECT id, node_id, state, id IN (SELECT id FROM stored) FROM scans WHERE id = ANY($1)`,
 		ids, nodes, done, total, nanos(at), string(posture.Running))
-	if err := readOwners(rows, err, out); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+	}
+	// The SELECT sees the scans as they were when the statement began: a running scan of a
+	// beat's node that was not written ended meanwhile, and is read again.
+	var again []string
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id, node, state string
+				stored          bool
+			)
+			if err := rows.Scan(&id, &node, &state, &stored); err != nil {
+				return err
+			}
+			out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
+			if !stored && posture.ScanState(state) == posture.Running && slices.ContainsFunc(beats, func(b store.Heartbeat) bool { return b.ScanID == id && b.NodeID == node }) {
+				again = append(again, id)
+			}
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+	}
+	if len(again) > 0 {
+		rows, err := s.liveness.Query(ctx, `SELECT id, node_id, state FROM scans WHERE id = ANY($1)`, again)
+		if err := readOwners(rows, err, out); err != nil {
+			return nil, fmt.Errorf("record %d heartbeats: read %d scans again: %w", len(beats), len(again), err)
+		}
 	}
 	return out, nil
 }

@@ -386,6 +386,7 @@ func testHeartbeats(t *testing.T, s store.Store) {
 		{ScanID: "s-2", NodeID: "n-1", Done: 1, Total: 1}, // queued
 		{ScanID: "s-9", NodeID: "n-1", Done: 1, Total: 1}, // unknown
 		{ScanID: "s-1", NodeID: "n-1", Done: 3, Total: 4}, // the last beat of s-1 counts
+		{ScanID: "s-1", NodeID: "n-2", Done: 9, Total: 9}, // and another node's changes nothing
 	}, at(10*time.Second))
 	must(t, "RecordHeartbeats", err)
 	equal(t, "RecordHeartbeats", got, map[string]store.ScanOwner{
