@@ -292,3 +292,83 @@ func BenchmarkCopyRaw(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)*benchPerBatch/b.Elapsed().Seconds(), "results/s")
 }
+
+// TestHeartbeatWaitingOnAStop: a heartbeat that waits for the row of a scan being stopped
+// writes nothing once the stop commits and answers the scan's new state.
+func TestHeartbeatWaitingOnAStop(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSchema(t)
+	s, err := postgres.Open(ctx, postgres.Config{URL: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tok := store.EnrolToken{ID: "tok", Hash: []byte("hash"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Uses: 1}
+	if err := s.CreateEnrolToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnrolNode(ctx, tok.Hash, store.Node{ID: "n-1", Name: "web-1", TargetType: posture.Linux}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateScans(ctx, []store.NewScan{{ID: "s-1", NodeID: "n-1", CreatedAt: time.Now(), State: posture.Dispatched}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TransitionScan(ctx, "s-1", store.Transition{State: posture.Running, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	stopper, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopper.Close(ctx)
+	tx, err := stopper.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE scans SET state = 'cancelled', message = 'stopped by bob' WHERE id = 's-1'`); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		owners map[string]store.ScanOwner
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		owners, err := s.RecordHeartbeats(ctx, []store.Heartbeat{{ScanID: "s-1", NodeID: "n-1", Done: 5, Total: 9}}, time.Now())
+		answered <- answer{owners, err}
+	}()
+	// The heartbeat waits for the row lock the stop holds.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'
+			AND transactionid = xid(pg_current_xact_id())`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the heartbeat never waited for the stop")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := <-answered
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if want := (store.ScanOwner{NodeID: "n-1", State: posture.Cancelled}); got.owners["s-1"] != want {
+		t.Fatalf("heartbeat answered %+v; want %+v", got.owners["s-1"], want)
+	}
+	sc, err := s.GetScan(ctx, "s-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.ControlsDone != 0 || !sc.LastHeartbeatAt.IsZero() {
+		t.Fatalf("the stopped scan took the heartbeat: %d done, heartbeat at %s", sc.ControlsDone, sc.LastHeartbeatAt)
+	}
+}
