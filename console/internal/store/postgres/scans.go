@@ -403,14 +403,17 @@ func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, a
 	for i, b := range beats {
 		ids[i], nodes[i], done[i], total[i] = b.ScanID, b.NodeID, int64(b.Done), int64(b.Total)
 	}
-	// The rows are locked in id order (the locking happens after the sort), so that groups of
-	// heartbeats on several replicas, and other writes of many scans, cannot deadlock. A scan
-	// that ends while its row is awaited is not locked, and not written.
+	// The statement never waits for a row: a scan whose row another transaction holds (a
+	// batch of its results being stored, a stop, its completion) is skipped, and its next
+	// heartbeat, a few seconds later, is written. Waiting would hold the rows already locked
+	// and stall every batch of those scans behind it; one heartbeat less is harmless against a
+	// timeout many heartbeats long. The rows are locked in id order (locking happens after the
+	// sort).
 	rows, err := s.liveness.Query(ctx, `WITH beat AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS b(id, node_id, done, total)
 		), locked AS (
 			SELECT s.id FROM scans s JOIN beat b ON s.id = b.id AND s.node_id = b.node_id
-			WHERE s.state = $6 ORDER BY s.id FOR NO KEY UPDATE OF s
+			WHERE s.state = $6 ORDER BY s.id FOR NO KEY UPDATE OF s SKIP LOCKED
 		), stored AS (
 			UPDATE scans s SET controls_done = b.done, controls_total = b.total, last_heartbeat_at = $5
 			FROM beat b WHERE s.id = b.id AND s.node_id = b.node_id AND s.id IN (SELECT id FROM locked)
@@ -422,7 +425,7 @@ func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, a
 		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
 	}
 	// The SELECT sees the scans as they were when the statement began: a running scan of a
-	// beat's node that was not written ended meanwhile, and is read again.
+	// beat's node that was not written was busy or ended meanwhile, and is read again.
 	var again []string
 	err = func() error {
 		defer rows.Close()
