@@ -394,10 +394,32 @@ func (s *Store) RecordProgress(ctx context.Context, id string, done, total int, 
 func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, at time.Time) (map[string]store.ScanOwner, error) {
 	beats = slices.Clone(store.LastBeats(beats))
 	out := make(map[string]store.ScanOwner, len(beats))
-	if len(beats) == 0 {
-		return out, nil
-	}
 	slices.SortFunc(beats, func(x, y store.Heartbeat) int { return strings.Compare(x.ScanID, y.ScanID) })
+	var again []string
+	for chunk := range slices.Chunk(beats, heartbeatChunk) {
+		busy, err := s.recordHeartbeats(ctx, chunk, at, out)
+		if err != nil {
+			return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+		}
+		again = append(again, busy...)
+	}
+	if len(again) > 0 {
+		rows, err := s.liveness.Query(ctx, `SELECT id, node_id, state FROM scans WHERE id = ANY($1)`, again)
+		if err := readOwners(rows, err, out); err != nil {
+			return nil, fmt.Errorf("record %d heartbeats: read %d scans again: %w", len(beats), len(again), err)
+		}
+	}
+	return out, nil
+}
+
+// heartbeatChunk is how many heartbeats one statement stores: each statement holds the rows
+// it writes until it ends, and a batch of results of one of those scans waits meanwhile.
+const heartbeatChunk = 64
+
+// recordHeartbeats stores one chunk of beats (sorted by scan id) in one statement, adds the
+// named scans' owners to out and returns the ids of running scans of the beats' nodes that
+// were busy or ended meanwhile, whose state must be read again.
+func (s *Store) recordHeartbeats(ctx context.Context, beats []store.Heartbeat, at time.Time, out map[string]store.ScanOwner) ([]string, error) {
 	ids, nodes := make([]string, len(beats)), make([]string, len(beats))
 	done, total := make([]int64, len(beats)), make([]int64, len(beats))
 	for i, b := range beats {
@@ -422,38 +444,26 @@ func (s *Store) RecordHeartbeats(ctx context.Context, beats []store.Heartbeat, a
 		SELECT id, node_id, state, id IN (SELECT id FROM stored) FROM scans WHERE id = ANY($1)`,
 		ids, nodes, done, total, nanos(at), string(posture.Running))
 	if err != nil {
-		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
+		return nil, err
 	}
+	defer rows.Close()
 	// The SELECT sees the scans as they were when the statement began: a running scan of a
 	// beat's node that was not written was busy or ended meanwhile, and is read again.
 	var again []string
-	err = func() error {
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				id, node, state string
-				stored          bool
-			)
-			if err := rows.Scan(&id, &node, &state, &stored); err != nil {
-				return err
-			}
-			out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
-			if !stored && posture.ScanState(state) == posture.Running && slices.ContainsFunc(beats, func(b store.Heartbeat) bool { return b.ScanID == id && b.NodeID == node }) {
-				again = append(again, id)
-			}
+	for rows.Next() {
+		var (
+			id, node, state string
+			stored          bool
+		)
+		if err := rows.Scan(&id, &node, &state, &stored); err != nil {
+			return nil, err
 		}
-		return rows.Err()
-	}()
-	if err != nil {
-		return nil, fmt.Errorf("record %d heartbeats: %w", len(beats), err)
-	}
-	if len(again) > 0 {
-		rows, err := s.liveness.Query(ctx, `SELECT id, node_id, state FROM scans WHERE id = ANY($1)`, again)
-		if err := readOwners(rows, err, out); err != nil {
-			return nil, fmt.Errorf("record %d heartbeats: read %d scans again: %w", len(beats), len(again), err)
+		out[id] = store.ScanOwner{NodeID: node, State: posture.ScanState(state)}
+		if !stored && posture.ScanState(state) == posture.Running && slices.ContainsFunc(beats, func(b store.Heartbeat) bool { return b.ScanID == id && b.NodeID == node }) {
+			again = append(again, id)
 		}
 	}
-	return out, nil
+	return again, rows.Err()
 }
 
 // ScanOwners returns the node and state of each of the scans ids that exists.
