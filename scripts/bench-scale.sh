@@ -129,6 +129,18 @@ status=0
   --scan-timeout 60m --json "$work/fleet.json" || status=$?
 if [ "$status" -eq 0 ]; then
   report_dispatch "$work/fleet.json"
+  # The console's own account of each start (its log line "scan group dispatched"): from the
+  # request reaching the scan manager to every job stored on the bus, before the answer of
+  # up to 10,000 scans travels back to the load generator, which shares the cores with the
+  # sensors it simulates.
+  awk -F'"' '/"scan group dispatched"/ {
+      t = 0; n = ""
+      for (i = 1; i < NF; i++) {
+        if ($i == "scans") { n = $(i + 1); gsub(/[^0-9]/, "", n) }
+        if ($i == "plan" || $i == "store" || $i == "publish" || $i == "record") { v = $(i + 1); gsub(/[:,}]/, "", v); t += v }
+      }
+      printf "dispatch in the console, scan group %d: %s scans stored and every job on the bus in %.2f s\n", ++g, n, t
+    }' "$work/console.log"
   ingest_n=$((INGEST_N < N ? INGEST_N : N))
   echo
   echo "== phase 2: ingest, $ingest_n of the same sensors x $INGEST_K results, one scan"
