@@ -209,10 +209,10 @@ type JobsSettler interface {
 }
 
 // Start creates one scan per node (sharing a group id), stores them dispatched and publishes
-// one job per node; a scan whose job could not be published is marked failed with the reason. Nothing is stored when the request is invalid. The nodes are looked up in
-// one store call, the control set is worked out once per target type, and the scans are
-// stored, published and marked in bulk, so that a scan of ten thousand nodes takes a few
-// seconds at most.
+// one job per node; a scan whose job could not be published is marked failed with the
+// reason. Nothing is stored when the request is invalid. The nodes are looked up in one store
+// call, the control set is worked out once per target type, and the scans are stored and
+// published in bulk, so that a scan of ten thousand nodes takes a few seconds at most.
 func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.Scan, error) {
 	if len(req.Nodes) == 0 {
 		return "", nil, fmt.Errorf("%w: name at least one node", ErrInvalid)
@@ -506,6 +506,7 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 			dispatched[sc.ID] = sc
 			if sc.State == posture.Failed {
 				m.counted(posture.Failed, 1)
+				m.forget(sc.ID)
 			}
 		}
 	}
