@@ -161,6 +161,18 @@ func benchResults(results []store.Result, round int) {
 
 const benchPerBatch, benchBatchesPerScan = 1000, 10
 
+// enrolNode enrols node id, named name, through a one-use token.
+func enrolNode(ctx context.Context, tb testing.TB, s *postgres.Store, id, name string) {
+	tb.Helper()
+	tok := store.EnrolToken{ID: "tok-" + id, Hash: []byte("hash-" + id), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Uses: 1}
+	if err := s.CreateEnrolToken(ctx, tok); err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.EnrolNode(ctx, tok.Hash, store.Node{ID: id, Name: name, TargetType: posture.Linux}, time.Now()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // BenchmarkStoreBatch stores batches of 1000 results and reports results per second. Every ten
 // batches go to a new scan, so the table grows as with many nodes' scans rather than one
 // endless scan.
@@ -168,13 +180,7 @@ func BenchmarkStoreBatch(b *testing.B) {
 	ctx := context.Background()
 	s := openFresh(b)
 	defer s.Close()
-	tok := store.EnrolToken{ID: "tok", Hash: []byte("hash"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Uses: 1}
-	if err := s.CreateEnrolToken(ctx, tok); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.EnrolNode(ctx, tok.Hash, store.Node{ID: "n-1", Name: "bench", TargetType: posture.Linux}, time.Now()); err != nil {
-		b.Fatal(err)
-	}
+	enrolNode(ctx, b, s, "n-1", "bench")
 	results := make([]store.Result, benchPerBatch)
 	b.ResetTimer()
 	for n := range b.N {
@@ -209,13 +215,7 @@ func BenchmarkStoreBatchParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	tok := store.EnrolToken{ID: "tok", Hash: []byte("hash"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Uses: 1}
-	if err := s.CreateEnrolToken(ctx, tok); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.EnrolNode(ctx, tok.Hash, store.Node{ID: "n-1", Name: "bench", TargetType: posture.Linux}, time.Now()); err != nil {
-		b.Fatal(err)
-	}
+	enrolNode(ctx, b, s, "n-1", "bench")
 	var (
 		mu      sync.Mutex // guards writers
 		writers int
@@ -304,13 +304,7 @@ func TestHeartbeatSkipsABusyScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	tok := store.EnrolToken{ID: "tok", Hash: []byte("hash"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour), Uses: 1}
-	if err := s.CreateEnrolToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnrolNode(ctx, tok.Hash, store.Node{ID: "n-1", Name: "web-1", TargetType: posture.Linux}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	enrolNode(ctx, t, s, "n-1", "web-1")
 	if err := s.CreateScans(ctx, []store.NewScan{{ID: "s-1", NodeID: "n-1", CreatedAt: time.Now(), State: posture.Dispatched}}); err != nil {
 		t.Fatal(err)
 	}
