@@ -180,14 +180,7 @@ func TestStartPublishesInBulk(t *testing.T) {
 			j1.GetNodeId(), j1.GetScanId(), j1.GetBenchmarkIds(), len(j1.GetControlIds()), j1.GetExcludeControlIds(), j1.GetCatalogVersion(), len(j1.GetControls()))
 	}
 	// The sensor resolves the very controls the console stored for the scan.
-	resolved, err := jobs.Controls(j1, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctls, err := st.ScanControls(ctx, started[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resolved, ctls := resolveAndStored(t, j1, cat, st, started[0].ID)
 	if len(resolved) != 288 || len(ctls) != 288 {
 		t.Fatalf("n1's job resolves %d controls and the scan stores %d; want 288 each", len(resolved), len(ctls))
 	}
@@ -489,14 +482,7 @@ func TestJobWithExclusionsResolvesTheScansControls(t *testing.T) {
 	if want := []string{b, a}; !slices.Equal(job.GetExcludeControlIds(), want) {
 		t.Fatalf("job exclusions %v; want %v", job.GetExcludeControlIds(), want)
 	}
-	resolved, err := jobs.Controls(job, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, err := st.ScanControls(ctx, started[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resolved, stored := resolveAndStored(t, job, cat, st, started[0].ID)
 	if len(resolved) != 286 || len(stored) != 286 {
 		t.Fatalf("job resolves %d controls, scan stores %d; want 286 each", len(resolved), len(stored))
 	}
@@ -589,4 +575,19 @@ func TestStartCachesTheStoredControls(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(again, stored) {
 		t.Fatalf("control set read again: %d controls, %v; want the stored %d", len(again), err, len(stored))
 	}
+}
+
+// resolveAndStored returns the controls a sensor resolves from job and the controls the
+// console stored for scanID.
+func resolveAndStored(t *testing.T, job *sensorv1.Job, cat *catalog.Catalog, st store.Store, scanID string) ([]*catalog.Control, map[string]store.ScanControl) {
+	t.Helper()
+	resolved, err := jobs.Controls(job, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := st.ScanControls(context.Background(), scanID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resolved, stored
 }
