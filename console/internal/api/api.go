@@ -261,9 +261,14 @@ func (s *Server) StartScan(ctx context.Context, req *consolev1.StartScanRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &consolev1.StartScanResponse{GroupId: group}
+	out := &consolev1.StartScanResponse{GroupId: group, ScanCount: uint32(len(started))}
 	for _, sc := range started {
-		out.Scans = append(out.Scans, scanToProto(sc, nil))
+		if sc.State == posture.Failed {
+			out.FailedCount++
+		}
+		if !req.GetBrief() {
+			out.Scans = append(out.Scans, scanToProto(sc, nil))
+		}
 	}
 	return out, nil
 }

@@ -432,6 +432,40 @@ func TestRejectedClients(t *testing.T) {
 	connectNode(t, b, a, "node-ok")
 }
 
+// TestConsoleConnections: the console reaches its embedded server in process, with every
+// permission, and another console of the same CA (a replica) over TLS with the same rights.
+func TestConsoleConnections(t *testing.T) {
+	a := newAuthority(t)
+	b := startBus(t, a)
+	if got := b.Conn().ConnectedAddr(); got != "pipe" {
+		t.Fatalf("the console's own connection goes to %q, want the in-process pipe", got)
+	}
+	if err := b.PublishJob(ctxT(t), job("node-a", "scan-1")); err != nil {
+		t.Fatalf("publish over the in-process connection: %v", err)
+	}
+	if n := storedJobs(t, b, "node-a"); n != 1 {
+		t.Fatalf("node-a has %d stored jobs, want 1", n)
+	}
+	cert, err := a.IssueConsoleClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica, err := nats.Connect(b.URLs()[0], nats.NoReconnect(), nats.Timeout(5*time.Second),
+		nats.Secure(&tls.Config{RootCAs: a.CAPool(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatalf("a console certificate of the same CA was refused: %v", err)
+	}
+	defer replica.Close()
+	// Publishing on a node's job subject is denied to nodes and allowed to a console.
+	resp, err := replica.Request(jobs.JobSubject("node-a"), []byte("x"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("the replica could not publish to the jobs stream: %v", err)
+	}
+	if !strings.Contains(string(resp.Data), `"seq":2`) {
+		t.Fatalf("the stream answered %s, want the message stored as seq 2", resp.Data)
+	}
+}
+
 func TestStartErrors(t *testing.T) {
 	a := newAuthority(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -84,8 +84,8 @@ func combinedScan(t *testing.T, opts consoleOptions) {
 	if err != nil {
 		t.Fatalf("start scan: %v", err)
 	}
-	if len(resp.GetScans()) != 2 {
-		t.Fatalf("started %d scans; want 2", len(resp.GetScans()))
+	if len(resp.GetScans()) != 2 || resp.GetScanCount() != 2 || resp.GetFailedCount() != 0 {
+		t.Fatalf("started %d scans (counted %d, %d failed); want 2 (2, 0)", len(resp.GetScans()), resp.GetScanCount(), resp.GetFailedCount())
 	}
 	benchmarks := []string{"linux-cis", "linux-nist"}
 	summed := map[string]posture.Counts{}

@@ -145,3 +145,29 @@ func TestHeartbeatTimeoutAndJobExpiry(t *testing.T) {
 		t.Fatalf("untaken scan ended %s (%q); want timed_out (the node did not take the job within 1.5s)", sc.GetState(), sc.GetMessage())
 	}
 }
+
+// TestBriefStart: a start that asks for a brief answer gets the group and the counts, no
+// scans, and the scan runs as any other (found through ListScans).
+func TestBriefStart(t *testing.T) {
+	h := startConsole(t, consoleOptions{})
+	s := h.startSensor(sensorOptions{root: enginetest.Root(t, "debian-good"), hostname: "brief"})
+	ctx := context.Background()
+	resp, err := h.api.StartScan(ctx, &consolev1.StartScanRequest{Nodes: []string{s.nodeID}, Benchmarks: []string{"cis"}, Brief: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetGroupId() == "" || resp.GetScanCount() != 1 || resp.GetFailedCount() != 0 || len(resp.GetScans()) != 0 {
+		t.Fatalf("brief answer: group %q, %d scans counted, %d failed, %d listed; want a group, 1, 0 and 0",
+			resp.GetGroupId(), resp.GetScanCount(), resp.GetFailedCount(), len(resp.GetScans()))
+	}
+	list, err := h.api.ListScans(ctx, &consolev1.ListScansRequest{Node: s.nodeID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetScans()) != 1 || list.GetScans()[0].GetGroupId() != resp.GetGroupId() {
+		t.Fatalf("ListScans found %d scans for the node, want the one of group %s", len(list.GetScans()), resp.GetGroupId())
+	}
+	if sc := h.waitScan(list.GetScans()[0].GetId(), 30*time.Second); sc.GetState() != sensorv1.ScanState_SCAN_STATE_COMPLETE {
+		t.Fatalf("scan ended %s: %s", sc.GetState(), sc.GetMessage())
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,6 +133,7 @@ type Progress struct {
 // Round is one scan driven through the API.
 type Round struct {
 	GroupID string
+	// ScanIDs are the scans of the jobs the fleet received in the round.
 	ScanIDs []string
 	// StartCall is how long StartScan took to return.
 	StartCall time.Duration
@@ -494,14 +496,16 @@ func (f *fleet) driveOne(ctx context.Context, nodeIDs []string) (Round, error) {
 	resultsBefore := f.stats.resultsAcked.Load()
 
 	start := time.Now()
-	resp, err := f.cfg.API.StartScan(ctx, &consolev1.StartScanRequest{Nodes: nodeIDs, Benchmarks: f.cfg.Benchmarks},
-		grpc.MaxCallRecvMsgSize(256<<20))
+	// A brief answer: the scans of ten thousand nodes are a few megabytes, which a load
+	// generator busy with the jobs they start reads slowly, window by window, and that would
+	// be timed as part of the start.
+	resp, err := f.cfg.API.StartScan(ctx, &consolev1.StartScanRequest{Nodes: nodeIDs, Benchmarks: f.cfg.Benchmarks, Brief: true})
 	if err != nil {
 		return Round{}, fmt.Errorf("start scan: %w", err)
 	}
 	round := Round{GroupID: resp.GetGroupId(), StartCall: time.Since(start)}
-	for _, sc := range resp.GetScans() {
-		round.ScanIDs = append(round.ScanIDs, sc.GetId())
+	if n := int(resp.GetScanCount()); n != len(nodeIDs) || resp.GetFailedCount() > 0 {
+		return round, fmt.Errorf("start scan: %d scans started for %d nodes, %d of them failed at once", n, len(nodeIDs), resp.GetFailedCount())
 	}
 	timeout := time.NewTimer(f.cfg.ScanTimeout)
 	defer timeout.Stop()
@@ -514,6 +518,9 @@ func (f *fleet) driveOne(ctx context.Context, nodeIDs []string) (Round, error) {
 		case <-ch:
 		}
 	}
+	w.mu.Lock()
+	round.ScanIDs = slices.Clone(w.scanIDs)
+	w.mu.Unlock()
 	round.AllJobsReceived = time.Duration(w.receivedAt.Load() - start.UnixNano())
 	round.AllDone = time.Duration(w.doneAt.Load() - start.UnixNano())
 	round.Results = f.stats.resultsAcked.Load() - resultsBefore
@@ -530,11 +537,14 @@ type roundWatch struct {
 	received, done              atomic.Int64
 	firstAt, receivedAt, doneAt atomic.Int64 // unix nanoseconds
 	allReceived, allDone        chan struct{}
+	// mu guards scanIDs, the scans of the jobs received in the round.
+	mu      sync.Mutex
+	scanIDs []string
 }
 
 // jobReceived counts a job taken off the bus; it reports whether the job belongs to the round
 // being timed.
-func (f *fleet) jobReceived(created time.Time) bool {
+func (f *fleet) jobReceived(scanID string, created time.Time) bool {
 	now := time.Now().UnixNano()
 	f.stats.jobsReceived.Add(1)
 	f.stats.firstJob.CompareAndSwap(0, now)
@@ -542,6 +552,9 @@ func (f *fleet) jobReceived(created time.Time) bool {
 	if w == nil || created.Before(w.since) {
 		return false
 	}
+	w.mu.Lock()
+	w.scanIDs = append(w.scanIDs, scanID)
+	w.mu.Unlock()
 	w.firstAt.CompareAndSwap(0, now)
 	if w.received.Add(1) == w.target {
 		w.receivedAt.Store(now)

@@ -219,7 +219,7 @@ func (n *node) startJob(ctx context.Context, job *sensorv1.Job) {
 	if c := job.GetCreatedAt(); c != nil {
 		created = c.AsTime()
 	}
-	inRound := f.jobReceived(created)
+	inRound := f.jobReceived(job.GetScanId(), created)
 	if ctx.Err() != nil {
 		f.jobDone(inRound)
 		return

@@ -449,8 +449,9 @@ func (a *Authority) SignNode(csrDER []byte, nodeID string, ttl time.Duration) ([
 }
 
 // IssueConsoleClient makes a fresh key and a client certificate naming the console itself
-// (common name palisade-console, URI SAN palisade://console). The console uses it to connect to
-// its own NATS server, where it has full permissions. The key never leaves memory.
+// (common name palisade-console, URI SAN palisade://console). The console presents it to NATS
+// servers that verify clients against the console CA (--nats-tls, and a console's embedded
+// server), which give it full permissions. The key never leaves memory.
 func (a *Authority) IssueConsoleClient() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

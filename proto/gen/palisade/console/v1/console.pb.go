@@ -831,8 +831,11 @@ type StartScanRequest struct {
 	Benchmarks []string `protobuf:"bytes,2,rep,name=benchmarks,proto3" json:"benchmarks,omitempty"`
 	// Controls left out of the scan.
 	ExcludeControls []string `protobuf:"bytes,3,rep,name=exclude_controls,json=excludeControls,proto3" json:"exclude_controls,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Answer with the group id and the counts only, without the scans: a start over thousands
+	// of nodes otherwise sends every scan back (list them with ListScans or GetScan).
+	Brief         bool `protobuf:"varint,4,opt,name=brief,proto3" json:"brief,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartScanRequest) Reset() {
@@ -886,10 +889,22 @@ func (x *StartScanRequest) GetExcludeControls() []string {
 	return nil
 }
 
+func (x *StartScanRequest) GetBrief() bool {
+	if x != nil {
+		return x.Brief
+	}
+	return false
+}
+
 type StartScanResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GroupId       string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	Scans         []*Scan                `protobuf:"bytes,2,rep,name=scans,proto3" json:"scans,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	GroupId string                 `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// The scans started, one per node; empty when the request asked for a brief answer.
+	Scans []*Scan `protobuf:"bytes,2,rep,name=scans,proto3" json:"scans,omitempty"`
+	// How many scans the group has, and how many of them failed at once because their job
+	// could not be published (their message says why).
+	ScanCount     uint32 `protobuf:"varint,3,opt,name=scan_count,json=scanCount,proto3" json:"scan_count,omitempty"`
+	FailedCount   uint32 `protobuf:"varint,4,opt,name=failed_count,json=failedCount,proto3" json:"failed_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -936,6 +951,20 @@ func (x *StartScanResponse) GetScans() []*Scan {
 		return x.Scans
 	}
 	return nil
+}
+
+func (x *StartScanResponse) GetScanCount() uint32 {
+	if x != nil {
+		return x.ScanCount
+	}
+	return 0
+}
+
+func (x *StartScanResponse) GetFailedCount() uint32 {
+	if x != nil {
+		return x.FailedCount
+	}
+	return 0
 }
 
 type StopScanRequest struct {
@@ -3791,16 +3820,20 @@ const file_palisade_console_v1_console_proto_rawDesc = "" +
 	"\vtarget_type\x18\x02 \x01(\tR\n" +
 	"targetType\"P\n" +
 	"\x14ListControlsResponse\x128\n" +
-	"\bcontrols\x18\x01 \x03(\v2\x1c.palisade.console.v1.ControlR\bcontrols\"s\n" +
+	"\bcontrols\x18\x01 \x03(\v2\x1c.palisade.console.v1.ControlR\bcontrols\"\x89\x01\n" +
 	"\x10StartScanRequest\x12\x14\n" +
 	"\x05nodes\x18\x01 \x03(\tR\x05nodes\x12\x1e\n" +
 	"\n" +
 	"benchmarks\x18\x02 \x03(\tR\n" +
 	"benchmarks\x12)\n" +
-	"\x10exclude_controls\x18\x03 \x03(\tR\x0fexcludeControls\"_\n" +
+	"\x10exclude_controls\x18\x03 \x03(\tR\x0fexcludeControls\x12\x14\n" +
+	"\x05brief\x18\x04 \x01(\bR\x05brief\"\xa1\x01\n" +
 	"\x11StartScanResponse\x12\x19\n" +
 	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12/\n" +
-	"\x05scans\x18\x02 \x03(\v2\x19.palisade.console.v1.ScanR\x05scans\"*\n" +
+	"\x05scans\x18\x02 \x03(\v2\x19.palisade.console.v1.ScanR\x05scans\x12\x1d\n" +
+	"\n" +
+	"scan_count\x18\x03 \x01(\rR\tscanCount\x12!\n" +
+	"\ffailed_count\x18\x04 \x01(\rR\vfailedCount\"*\n" +
 	"\x0fStopScanRequest\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\"\xcd\x01\n" +
 	"\x05Score\x12!\n" +
