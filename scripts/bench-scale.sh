@@ -20,7 +20,10 @@
 # CONCURRENCY (parallel connects, default 64), BIN (binaries, default ./bin), SKIP_BUILD=1 to use
 # the binaries already in BIN, DATABASE_URL (passed to the console when it supports
 # --database-url), DEBUG_ADDR (serve the console's runtime profiles there, for example
-# 127.0.0.1:6061), CONSOLE_GOMEMLIMIT (the console's soft memory limit, for example 1300MiB;
+# 127.0.0.1:6061), LOADGEN_NICE (the load generator's nice value, default 10: the simulated
+# fleet stands for thousands of machines and competes with the console for the same two
+# cores; at a lower priority it takes what the console leaves, so the console's figures are its
+# own; 0 to run both alike), CONSOLE_GOMEMLIMIT (the console's soft memory limit, for example 1300MiB;
 # the load generator keeps none), KEEP=1 to keep the temporary directory.
 set -euo pipefail
 
@@ -34,6 +37,7 @@ INGEST_K=${INGEST_K:-25000}
 F=${F:-0.2}
 RATE=${RATE:-0}
 CONCURRENCY=${CONCURRENCY:-64}
+LOADGEN_NICE=${LOADGEN_NICE:-10}
 GO=${GO:-go}
 
 if [ "${SKIP_BUILD:-}" != 1 ]; then
@@ -41,7 +45,8 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   $GO build -o "$BIN/palisade-loadgen" ./console/cmd/palisade-loadgen
 fi
 console="$BIN/palisade-console"
-loadgen="$BIN/palisade-loadgen"
+loadgen_bin="$BIN/palisade-loadgen"
+loadgen() { nice -n "$LOADGEN_NICE" "$loadgen_bin" "$@"; }
 
 # Every simulated sensor holds two sockets (gRPC and NATS) in the load generator, and the
 # console holds the other end of both, so each process needs about 2 file descriptors per
@@ -119,11 +124,11 @@ report_dispatch() {
     }' "$1"
 }
 
-echo "console: pid $console_pid, gRPC $grpc_addr, store $backend"
+echo "console: pid $console_pid, gRPC $grpc_addr, store $backend; load generator at nice $LOADGEN_NICE"
 echo
 echo "== phase 1: $N sensors, $SCANS scan(s) over all of them, $K results per job, failure ratio $F, scan time $SCAN_TIME"
 status=0
-"$loadgen" --console "$grpc_addr" --token "$token" --sensors "$N" --state-dir "$work/sensors" \
+loadgen --console "$grpc_addr" --token "$token" --sensors "$N" --state-dir "$work/sensors" \
   --connect-rate "$RATE" --concurrency "$CONCURRENCY" --controls-per-scan "$K" --failure-ratio "$F" \
   --scans "$SCANS" --scan-time "$SCAN_TIME" --data-dir "$data" --console-pid "$console_pid" --progress 15s \
   --scan-timeout 60m --json "$work/fleet.json" || status=$?
@@ -144,7 +149,7 @@ if [ "$status" -eq 0 ]; then
   ingest_n=$((INGEST_N < N ? INGEST_N : N))
   echo
   echo "== phase 2: ingest, $ingest_n of the same sensors x $INGEST_K results, one scan"
-  "$loadgen" --console "$grpc_addr" --sensors "$ingest_n" --state-dir "$work/sensors" \
+  loadgen --console "$grpc_addr" --sensors "$ingest_n" --state-dir "$work/sensors" \
     --controls-per-scan "$INGEST_K" --failure-ratio "$F" --scans 1 --data-dir "$data" \
     --console-pid "$console_pid" --progress 15s --scan-timeout 60m --json "$work/ingest.json" | tee "$work/ingest.out" || status=$?
   if [ "$status" -eq 0 ] && [ "$backend" = postgres ]; then

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/palisadehq/palisade/pkg/wire"
@@ -138,6 +141,21 @@ func TestResultRejections(t *testing.T) {
 			t.Fatalf("9 MiB batch: %v; want ResourceExhausted", err)
 		}
 	})
+	t.Run("bytes that are no batch", func(t *testing.T) {
+		// Field 1 claims 255 bytes that never come.
+		s, err := a.client.StreamResults(ctx, grpc.ForceCodecV2(fixedBytes{data: []byte{0x0a, 0xff}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(&sensorv1.ResultBatch{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Recv()
+		const want = "the result batch could not be decoded"
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), want) {
+			t.Fatalf("malformed batch: %v; want InvalidArgument containing %q", err, want)
+		}
+	})
 	sc, err := h.api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: scanID})
 	if err != nil {
 		t.Fatal(err)
@@ -239,3 +257,19 @@ func TestHelloFacts(t *testing.T) {
 	hello("web-2", "1.1.0")
 	check("host renamed", "web-2", "1.1.0")
 }
+
+// fixedBytes is a client codec that sends the same bytes whatever the message, and decodes
+// answers as protobuf.
+type fixedBytes struct {
+	data []byte
+}
+
+func (f fixedBytes) Marshal(any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(f.data)}, nil
+}
+
+func (f fixedBytes) Unmarshal(data mem.BufferSlice, v any) error {
+	return encoding.GetCodecV2("proto").Unmarshal(data, v)
+}
+
+func (f fixedBytes) Name() string { return "proto" }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -61,8 +62,11 @@ type Config struct {
 	NodeIDFromCert func(*x509.Certificate) (string, error)
 	// CertTTL is the lifetime of node certificates.
 	CertTTL time.Duration
-	Logger  *zap.Logger
-	Now     func() time.Time
+	// DecodeBudget bounds the encoded bytes of the result batches decoded and not yet
+	// answered, across all streams; 0 means DefaultDecodeBudget. The server must use Codec.
+	DecodeBudget int64
+	Logger       *zap.Logger
+	Now          func() time.Time
 }
 
 // Server implements sensorv1.SensorServiceServer.
@@ -76,6 +80,9 @@ type Server struct {
 	enrolled sync.Map
 	// facts is what this replica last wrote of each node's facts, by node id (factsWrite).
 	facts sync.Map
+	// decoding holds the encoded size of each batch being decoded, checked and stored
+	// (DecodeBudget in all); a stream waits for room before it decodes its next batch.
+	decoding *semaphore.Weighted
 }
 
 // factsWrite is a node's facts as this replica last wrote them, and when.
@@ -108,7 +115,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger}, nil
+	if cfg.DecodeBudget <= 0 {
+		cfg.DecodeBudget = DefaultDecodeBudget
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, decoding: semaphore.NewWeighted(cfg.DecodeBudget)}, nil
 }
 
 // Enrol exchanges an enrolment token and a CSR for a node identity.
@@ -275,6 +285,11 @@ func (s *Server) UpdateScan(ctx context.Context, req *sensorv1.UpdateScanRequest
 }
 
 // StreamResults stores result batches and acknowledges each after its commit.
+//
+// Each batch is received still encoded and decoded only when the decode budget has room for
+// it: when thousands of sensors send at once, each waits holding the bytes it sent (which
+// flow control bounds) rather than the three times larger decoded batch, and the console's
+// memory stays bounded however many stream.
 func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer) error {
 	ctx := stream.Context()
 	nodeID, err := s.node(ctx)
@@ -282,26 +297,46 @@ func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer
 		return err
 	}
 	for {
-		b, err := stream.Recv()
+		var raw rawBatch
+		err := stream.RecvMsg(&raw)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		ack, err := s.cfg.Scans.Ingest(ctx, nodeID, b)
+		ack, err := s.ingest(ctx, nodeID, raw.data)
 		if err != nil {
-			s.log.Warn("ingest failed", zap.String("node", nodeID), zap.String("scan", b.GetScanId()), zap.Error(err))
-			return api.ToStatus(err)
-		}
-		if ack.GetError() != "" {
-			s.log.Warn("batch rejected", zap.String("node", nodeID), zap.String("scan", b.GetScanId()),
-				zap.Uint64("seq", b.GetSeq()), zap.String("reason", ack.GetError()))
+			return err
 		}
 		if err := stream.Send(ack); err != nil {
 			return err
 		}
 	}
+}
+
+// ingest decodes and stores one encoded batch within the decode budget and returns its
+// acknowledgement, or the status that ends the stream.
+func (s *Server) ingest(ctx context.Context, nodeID string, data []byte) (*sensorv1.BatchAck, error) {
+	weight := min(int64(len(data)), s.cfg.DecodeBudget)
+	if err := s.decoding.Acquire(ctx, weight); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	defer s.decoding.Release(weight)
+	b, err := decodeBatch(data)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "the result batch could not be decoded: %v", err)
+	}
+	ack, err := s.cfg.Scans.Ingest(ctx, nodeID, b)
+	if err != nil {
+		s.log.Warn("ingest failed", zap.String("node", nodeID), zap.String("scan", b.GetScanId()), zap.Error(err))
+		return nil, api.ToStatus(err)
+	}
+	if ack.GetError() != "" {
+		s.log.Warn("batch rejected", zap.String("node", nodeID), zap.String("scan", b.GetScanId()),
+			zap.Uint64("seq", b.GetSeq()), zap.String("reason", ack.GetError()))
+	}
+	return ack, nil
 }
 
 // node authenticates the calling node from its verified client certificate.

@@ -1,0 +1,52 @@
+package sensorapi
+
+import (
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// DefaultDecodeBudget is how many bytes of encoded result batches the console decodes and
+// holds at once, across all streams. A decoded batch takes about three times its encoded
+// size, so the default holds about 100 MiB of decoded results; that keeps the ingest workers
+// fed (a few batches each) while ten thousand sensors sending at once cost each the encoded
+// batch it waits with, not the decoded one.
+const DefaultDecodeBudget = 32 << 20
+
+// rawBatch is a result batch as it arrived, still encoded: StreamResults receives batches so
+// and decodes one only once the decode budget has room for it.
+type rawBatch struct {
+	data []byte
+}
+
+// codec is gRPC's protobuf codec, but for rawBatch, which it fills with the message's bytes.
+type codec struct {
+	encoding.CodecV2
+}
+
+// Codec returns the codec the console's gRPC server uses for every message: protobuf, except
+// that a result stream can take a batch's bytes without decoding them. It keeps the name
+// "proto", so clients see nothing of it.
+func Codec() encoding.CodecV2 {
+	return codec{CodecV2: encoding.GetCodecV2("proto")}
+}
+
+// Unmarshal implements encoding.CodecV2.
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if raw, ok := v.(*rawBatch); ok {
+		raw.data = data.Materialize()
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
+
+// decodeBatch decodes a batch's bytes.
+func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
+	b := &sensorv1.ResultBatch{}
+	if err := proto.Unmarshal(data, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
