@@ -16,9 +16,26 @@ import (
 const DefaultDecodeBudget = 32 << 20
 
 // rawBatch is a result batch as it arrived, still encoded: StreamResults receives batches so
-// and decodes one only once the decode budget has room for it.
+// and decodes one only once the decode budget has room for it. The bytes stay in gRPC's
+// buffer pool until free.
 type rawBatch struct {
-	data []byte
+	buf mem.Buffer
+}
+
+// bytes returns the encoded batch.
+func (r *rawBatch) bytes() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return r.buf.ReadOnlyData()
+}
+
+// free gives the bytes back to the pool; the batch is empty after.
+func (r *rawBatch) free() {
+	if r.buf != nil {
+		r.buf.Free()
+		r.buf = nil
+	}
 }
 
 // codec is gRPC's protobuf codec, but for rawBatch, which it fills with the message's bytes.
@@ -36,7 +53,8 @@ func Codec() encoding.CodecV2 {
 // Unmarshal implements encoding.CodecV2.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if raw, ok := v.(*rawBatch); ok {
-		raw.data = data.Materialize()
+		// One reference of its own (gRPC frees data after this returns), in one piece.
+		raw.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)

@@ -23,6 +23,11 @@ func budgetServer(budget int64) *Server {
 // undecodable is a batch whose field 1 claims 255 bytes that never come.
 var undecodable = []byte{0x0a, 0xff}
 
+// encoded is a rawBatch of data, as the codec would hand it over.
+func encoded(data []byte) *rawBatch {
+	return &rawBatch{buf: mem.SliceBuffer(data)}
+}
+
 // TestDecodeWaitsForBudget: a batch is decoded only when the budget has room for it, and a
 // stream whose sensor goes away while waiting leaves with the context's status.
 func TestDecodeWaitsForBudget(t *testing.T) {
@@ -32,12 +37,12 @@ func TestDecodeWaitsForBudget(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := s.ingest(ctx, "node-1", undecodable)
+	_, err := s.ingest(ctx, "node-1", encoded(undecodable))
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("ingest with 1 of 10 bytes of budget free for a 2-byte batch: %v; want DeadlineExceeded while waiting", err)
 	}
 	s.decoding.Release(9)
-	_, err = s.ingest(context.Background(), "node-1", undecodable)
+	_, err = s.ingest(context.Background(), "node-1", encoded(undecodable))
 	const want = "the result batch could not be decoded"
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), want) {
 		t.Fatalf("ingest with the budget free: %v; want InvalidArgument containing %q", err, want)
@@ -53,7 +58,7 @@ func TestDecodeWaitsForBudget(t *testing.T) {
 func TestDecodeBatchLargerThanBudget(t *testing.T) {
 	s := budgetServer(1)
 	big := append(append([]byte(nil), undecodable...), make([]byte, 100)...)
-	_, err := s.ingest(context.Background(), "node-1", big)
+	_, err := s.ingest(context.Background(), "node-1", encoded(big))
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("a 102-byte batch with a 1-byte budget: %v; want it decoded (and refused as malformed)", err)
 	}
@@ -75,10 +80,14 @@ func TestCodecKeepsBatchesEncoded(t *testing.T) {
 	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(data)}, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if string(raw.data) != string(data) {
-		t.Fatalf("raw batch holds %x, want %x", raw.data, data)
+	if string(raw.bytes()) != string(data) {
+		t.Fatalf("raw batch holds %x, want %x", raw.bytes(), data)
 	}
-	got, err := decodeBatch(raw.data)
+	got, err := decodeBatch(raw.bytes())
+	raw.free()
+	if raw.bytes() != nil {
+		t.Fatal("a freed batch still has bytes")
+	}
 	if err != nil || !proto.Equal(got, b) {
 		t.Fatalf("decoded %v (%v), want %v", got, err, b)
 	}

@@ -305,7 +305,7 @@ func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer
 		if err != nil {
 			return err
 		}
-		ack, err := s.ingest(ctx, nodeID, raw.data)
+		ack, err := s.ingest(ctx, nodeID, &raw)
 		if err != nil {
 			return err
 		}
@@ -316,14 +316,16 @@ func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer
 }
 
 // ingest decodes and stores one encoded batch within the decode budget and returns its
-// acknowledgement, or the status that ends the stream.
-func (s *Server) ingest(ctx context.Context, nodeID string, data []byte) (*sensorv1.BatchAck, error) {
-	weight := min(int64(len(data)), s.cfg.DecodeBudget)
+// acknowledgement, or the status that ends the stream. It frees raw.
+func (s *Server) ingest(ctx context.Context, nodeID string, raw *rawBatch) (*sensorv1.BatchAck, error) {
+	defer raw.free()
+	weight := min(int64(len(raw.bytes())), s.cfg.DecodeBudget)
 	if err := s.decoding.Acquire(ctx, weight); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
 	defer s.decoding.Release(weight)
-	b, err := decodeBatch(data)
+	b, err := decodeBatch(raw.bytes())
+	raw.free()
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "the result batch could not be decoded: %v", err)
 	}
