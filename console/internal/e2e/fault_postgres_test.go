@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/palisadehq/palisade/console/internal/sensorapi"
 	"github.com/palisadehq/palisade/pkg/engine/enginetest"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -56,7 +57,7 @@ func (s pgRestartStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if b, ok := m.(*sensorv1.ResultBatch); ok && b.GetSeq() == s.r.armSeq {
+	if b, ok := sensorapi.PeekBatch(m); ok && b.GetSeq() == s.r.armSeq {
 		s.r.armOnce.Do(func() { s.r.armed.Store(true) })
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/palisadehq/palisade/console/internal/pki"
+	"github.com/palisadehq/palisade/console/internal/sensorapi"
 	"github.com/palisadehq/palisade/pkg/posture"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -293,7 +294,7 @@ func (s pausingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if b, ok := m.(*sensorv1.ResultBatch); ok && b.GetSeq() == s.p.seq {
+	if b, ok := sensorapi.PeekBatch(m); ok && b.GetSeq() == s.p.seq {
 		first := false
 		s.p.once.Do(func() { first = true })
 		if first {

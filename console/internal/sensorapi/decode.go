@@ -68,3 +68,17 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 	}
 	return b, nil
 }
+
+// PeekBatch returns the result batch m carries when m is a message a result stream received
+// (which the stream takes encoded; see Codec), decoding a copy of it; ok is false for any
+// other message. It lets a stream interceptor watch the batches go by.
+func PeekBatch(m any) (b *sensorv1.ResultBatch, ok bool) {
+	switch v := m.(type) {
+	case *sensorv1.ResultBatch:
+		return v, true
+	case *rawBatch:
+		b, err := decodeBatch(v.bytes())
+		return b, err == nil
+	}
+	return nil, false
+}

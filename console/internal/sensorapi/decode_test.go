@@ -96,3 +96,25 @@ func TestCodecKeepsBatchesEncoded(t *testing.T) {
 		t.Fatalf("typed decode %v (%v), want %v", &typed, err, b)
 	}
 }
+
+// TestPeekBatch: an interceptor sees the batch in a received message, encoded or not, and
+// nothing in other messages or in bytes that are no batch.
+func TestPeekBatch(t *testing.T) {
+	b := &sensorv1.ResultBatch{ScanId: "scn_2", Seq: 7}
+	data, err := proto.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := PeekBatch(encoded(data)); !ok || !proto.Equal(got, b) {
+		t.Fatalf("encoded batch: %v, %v; want %v", got, ok, b)
+	}
+	if got, ok := PeekBatch(b); !ok || got != b {
+		t.Fatalf("decoded batch: %v, %v; want the same batch", got, ok)
+	}
+	if _, ok := PeekBatch(encoded(undecodable)); ok {
+		t.Fatal("bytes that are no batch were seen as one")
+	}
+	if _, ok := PeekBatch(&sensorv1.BatchAck{}); ok {
+		t.Fatal("an acknowledgement was seen as a batch")
+	}
+}
