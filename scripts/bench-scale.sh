@@ -24,7 +24,7 @@
 # 127.0.0.1:6061), LOADGEN_NICE (the load generator's nice value, default 10: the simulated
 # fleet stands for thousands of machines and competes with the console for the same two
 # cores; at a lower priority it takes what the console leaves, so the console's figures are its
-# own; 0 to run both alike), CONSOLE_GOMEMLIMIT (the console's soft memory limit, for example 1300MiB;
+# own; 0 to run both alike; a negative value needs root), CONSOLE_GOMEMLIMIT (the console's soft memory limit, for example 1300MiB;
 # the load generator keeps none), KEEP=1 to keep the temporary directory.
 set -euo pipefail
 
@@ -145,8 +145,9 @@ if [ "$status" -eq 0 ]; then
         if ($i == "scans") { n = $(i + 1); gsub(/[^0-9]/, "", n) }
         if ($i == "plan" || $i == "store" || $i == "publish" || $i == "record") { v = $(i + 1); gsub(/[:,}]/, "", v); t += v }
       }
+      verdict = ""
       if (n + 0 >= 10000) verdict = (t <= 2) ? ": met" : ": missed"
-      else verdict = sprintf("; at this rate 10,000 would take %.2f s", t * 10000 / n)
+      else if (n + 0 > 0) verdict = sprintf("; at this rate 10,000 would take %.2f s", t * 10000 / n)
       printf "dispatch, scan group %d: %s scans stored and every job on the bus in %.2f s (target: 10,000 nodes in <= 2 s%s)\n", ++g, n, t, verdict
     }' "$work/console.log"
   ingest_n=$((INGEST_N < N ? INGEST_N : N))

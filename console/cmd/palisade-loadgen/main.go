@@ -136,7 +136,7 @@ func printSummary(w interface{ Write([]byte) (int, error) }, cfg loadgen.Config,
 	fmt.Fprintf(w, "results:             %d acknowledged (%d fail), %.0f results/s\n", s.ResultsAcked, s.ResultsFail, s.ResultsPerSecond)
 	for i, r := range s.Rounds {
 		fmt.Fprintf(w, "scan %d (%s, %d nodes): StartScan returned in %s; all jobs received %s after start; all scans complete %s after start; %d results, %.0f results/s\n",
-			i+1, r.GroupID, len(r.ScanIDs), r.StartCall.Round(time.Millisecond), r.AllJobsReceived.Round(time.Millisecond),
+			i+1, r.GroupID, r.Scans, r.StartCall.Round(time.Millisecond), r.AllJobsReceived.Round(time.Millisecond),
 			r.AllDone.Round(time.Millisecond), r.Results, r.ResultsPerSecond)
 	}
 	if s.ConsoleRSSConnected > 0 || s.ConsolePeakRSS > 0 {

@@ -133,7 +133,9 @@ type Progress struct {
 // Round is one scan driven through the API.
 type Round struct {
 	GroupID string
-	// ScanIDs are the scans of the jobs the fleet received in the round.
+	// Scans is how many scans StartScan started, one per node.
+	Scans int
+	// ScanIDs are the scans of the jobs the fleet received in the round, each once.
 	ScanIDs []string
 	// StartCall is how long StartScan took to return.
 	StartCall time.Duration
@@ -488,7 +490,7 @@ func (f *fleet) drive(ctx context.Context, nodeIDs []string) ([]Round, error) {
 }
 
 func (f *fleet) driveOne(ctx context.Context, nodeIDs []string) (Round, error) {
-	w := &roundWatch{target: int64(len(nodeIDs)), allReceived: make(chan struct{}), allDone: make(chan struct{})}
+	w := &roundWatch{target: int64(len(nodeIDs)), allReceived: make(chan struct{}), allDone: make(chan struct{}), seen: map[string]bool{}}
 	// Jobs created before this instant belong to an earlier run or round.
 	w.since = time.Now().Add(-time.Second)
 	f.watch.Store(w)
@@ -503,7 +505,7 @@ func (f *fleet) driveOne(ctx context.Context, nodeIDs []string) (Round, error) {
 	if err != nil {
 		return Round{}, fmt.Errorf("start scan: %w", err)
 	}
-	round := Round{GroupID: resp.GetGroupId(), StartCall: time.Since(start)}
+	round := Round{GroupID: resp.GetGroupId(), Scans: int(resp.GetScanCount()), StartCall: time.Since(start)}
 	if n := int(resp.GetScanCount()); n != len(nodeIDs) || resp.GetFailedCount() > 0 {
 		return round, fmt.Errorf("start scan: %d scans started for %d nodes, %d of them failed at once", n, len(nodeIDs), resp.GetFailedCount())
 	}
@@ -537,9 +539,11 @@ type roundWatch struct {
 	received, done              atomic.Int64
 	firstAt, receivedAt, doneAt atomic.Int64 // unix nanoseconds
 	allReceived, allDone        chan struct{}
-	// mu guards scanIDs, the scans of the jobs received in the round.
+	// mu guards scanIDs, the scans of the jobs received in the round, in the order they
+	// came, and seen, the same as a set.
 	mu      sync.Mutex
 	scanIDs []string
+	seen    map[string]bool
 }
 
 // jobReceived counts a job taken off the bus; it reports whether the job belongs to the round
@@ -552,9 +556,17 @@ func (f *fleet) jobReceived(scanID string, created time.Time) bool {
 	if w == nil || created.Before(w.since) {
 		return false
 	}
+	// A job delivered again (to a node that subscribed anew, say) counts once.
 	w.mu.Lock()
-	w.scanIDs = append(w.scanIDs, scanID)
+	again := w.seen[scanID]
+	if !again {
+		w.seen[scanID] = true
+		w.scanIDs = append(w.scanIDs, scanID)
+	}
 	w.mu.Unlock()
+	if again {
+		return false
+	}
 	w.firstAt.CompareAndSwap(0, now)
 	if w.received.Add(1) == w.target {
 		w.receivedAt.Store(now)

@@ -88,8 +88,8 @@ func TestRunAgainstConsole(t *testing.T) {
 	// The console stored exactly what the fleet sent, and every scan completed.
 	var fails uint64
 	for _, r := range sum.Rounds {
-		if len(r.ScanIDs) != sensors || r.Results != sensors*perScan {
-			t.Errorf("round %s: %d scans and %d results, want %d and %d", r.GroupID, len(r.ScanIDs), r.Results, sensors, sensors*perScan)
+		if r.Scans != sensors || len(r.ScanIDs) != sensors || r.Results != sensors*perScan {
+			t.Errorf("round %s: %d scans started, %d received and %d results, want %d, %d and %d", r.GroupID, r.Scans, len(r.ScanIDs), r.Results, sensors, sensors, sensors*perScan)
 		}
 		// Each node evaluates for ScanTime after taking its job before any result goes out.
 		if r.AllJobsReceived <= 0 || r.AllDone < r.AllJobsReceived+cfg.ScanTime {
@@ -99,6 +99,9 @@ func TestRunAgainstConsole(t *testing.T) {
 			sc, err := api.GetScan(ctx, &consolev1.GetScanRequest{ScanId: id})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if sc.GetGroupId() != r.GroupID {
+				t.Errorf("scan %s of round %s belongs to group %s", id, r.GroupID, sc.GetGroupId())
 			}
 			if sc.GetState() != sensorv1.ScanState_SCAN_STATE_COMPLETE || sc.GetResultsStored() != perScan {
 				t.Errorf("scan %s: %s with %d results, want complete with %d", id, sc.GetState(), sc.GetResultsStored(), perScan)

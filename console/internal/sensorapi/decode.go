@@ -16,26 +16,24 @@ import (
 const DefaultDecodeBudget = 32 << 20
 
 // rawBatch is a result batch as it arrived, still encoded: StreamResults receives batches so
-// and decodes one only once the decode budget has room for it. The bytes stay in gRPC's
-// buffer pool until free.
+// and decodes one only once the decode budget has room for it. The bytes stay in the buffers
+// gRPC read them into (one per HTTP/2 frame, 16 KiB at most, from its pool) until free:
+// copied into one piece at once, a batch of tens of kilobytes would wait in a buffer of the
+// pool's next size, a megabyte.
 type rawBatch struct {
-	buf mem.Buffer
+	data mem.BufferSlice
 }
 
-// bytes returns the encoded batch.
-func (r *rawBatch) bytes() []byte {
-	if r.buf == nil {
-		return nil
-	}
-	return r.buf.ReadOnlyData()
-}
+// len returns the encoded batch's size.
+func (r *rawBatch) len() int { return r.data.Len() }
 
-// free gives the bytes back to the pool; the batch is empty after.
+// bytes returns the encoded batch in one piece (a copy).
+func (r *rawBatch) bytes() []byte { return r.data.Materialize() }
+
+// free gives the buffers back to the pool; the batch is empty after.
 func (r *rawBatch) free() {
-	if r.buf != nil {
-		r.buf.Free()
-		r.buf = nil
-	}
+	r.data.Free()
+	r.data = nil
 }
 
 // codec is gRPC's protobuf codec, but for rawBatch, which it fills with the message's bytes.
@@ -53,8 +51,9 @@ func Codec() encoding.CodecV2 {
 // Unmarshal implements encoding.CodecV2.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if raw, ok := v.(*rawBatch); ok {
-		// One reference of its own (gRPC frees data after this returns), in one piece.
-		raw.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
+		// A reference of its own: gRPC frees data when this returns.
+		data.Ref()
+		raw.data = data
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
@@ -77,6 +76,9 @@ func PeekBatch(m any) (b *sensorv1.ResultBatch, ok bool) {
 	case *sensorv1.ResultBatch:
 		return v, true
 	case *rawBatch:
+		if v.data == nil {
+			return nil, false
+		}
 		b, err := decodeBatch(v.bytes())
 		return b, err == nil
 	}

@@ -25,7 +25,7 @@ var undecodable = []byte{0x0a, 0xff}
 
 // encoded is a rawBatch of data, as the codec would hand it over.
 func encoded(data []byte) *rawBatch {
-	return &rawBatch{buf: mem.SliceBuffer(data)}
+	return &rawBatch{data: mem.BufferSlice{mem.SliceBuffer(data)}}
 }
 
 // TestDecodeWaitsForBudget: a batch is decoded only when the budget has room for it, and a
@@ -76,17 +76,24 @@ func TestCodecKeepsBatchesEncoded(t *testing.T) {
 	if c.Name() != "proto" {
 		t.Fatalf("codec name %q, want proto", c.Name())
 	}
+	// In two pieces, as two HTTP/2 frames would bring it.
 	var raw rawBatch
-	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(data)}, &raw); err != nil {
+	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(data[:5]), mem.SliceBuffer(data[5:])}, &raw); err != nil {
 		t.Fatal(err)
+	}
+	if raw.len() != len(data) {
+		t.Fatalf("raw batch of %d bytes, want %d", raw.len(), len(data))
 	}
 	if string(raw.bytes()) != string(data) {
 		t.Fatalf("raw batch holds %x, want %x", raw.bytes(), data)
 	}
 	got, err := decodeBatch(raw.bytes())
 	raw.free()
-	if raw.bytes() != nil {
+	if raw.len() != 0 {
 		t.Fatal("a freed batch still has bytes")
+	}
+	if _, ok := PeekBatch(&raw); ok {
+		t.Fatal("a freed batch was seen as a batch")
 	}
 	if err != nil || !proto.Equal(got, b) {
 		t.Fatalf("decoded %v (%v), want %v", got, err, b)

@@ -62,8 +62,8 @@ type Config struct {
 	NodeIDFromCert func(*x509.Certificate) (string, error)
 	// CertTTL is the lifetime of node certificates.
 	CertTTL time.Duration
-	// DecodeBudget bounds the encoded bytes of the result batches decoded and not yet
-	// answered, across all streams; 0 means DefaultDecodeBudget. The server must use Codec.
+	// DecodeBudget bounds the encoded bytes of the result batches being decoded, checked and
+	// stored, across all streams; 0 means DefaultDecodeBudget. The server must use Codec.
 	DecodeBudget int64
 	Logger       *zap.Logger
 	Now          func() time.Time
@@ -319,7 +319,7 @@ func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer
 // acknowledgement, or the status that ends the stream. It frees raw.
 func (s *Server) ingest(ctx context.Context, nodeID string, raw *rawBatch) (*sensorv1.BatchAck, error) {
 	defer raw.free()
-	weight := min(int64(len(raw.bytes())), s.cfg.DecodeBudget)
+	weight := min(int64(raw.len()), s.cfg.DecodeBudget)
 	if err := s.decoding.Acquire(ctx, weight); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}

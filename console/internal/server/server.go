@@ -290,12 +290,13 @@ func Run(ctx context.Context, cfg Config) error {
 		// tenth of the console's CPU growing new stacks. A call that finds every worker busy
 		// (each long result stream holds one) gets a goroutine of its own as before.
 		grpc.NumStreamWorkers(uint32(streamWorkersPerCPU * runtime.GOMAXPROCS(0))),
-		// Protobuf, but result streams take batches encoded and decode them within a budget.
-		grpc.ForceServerCodecV2(sensorapi.Codec()),
 		grpc.ChainUnaryInterceptor(unaryAuth(authn)),
 		grpc.ChainStreamInterceptor(streamAuth(authn)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}, cfg.GRPCOptions...)
+	// Protobuf, but result streams take batches encoded and decode them within a budget
+	// (sensorapi.Codec); last, so that no option given above can replace it.
+	grpcOpts = append(grpcOpts, grpc.ForceServerCodecV2(sensorapi.Codec()))
 	grpcSrv := grpc.NewServer(grpcOpts...)
 	sensorv1.RegisterSensorServiceServer(grpcSrv, sensorSrv)
 	consolev1.RegisterConsoleServiceServer(grpcSrv, apiSrv)
