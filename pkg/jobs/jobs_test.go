@@ -135,3 +135,15 @@ func TestEachScanOnce(t *testing.T) {
 		t.Fatal("Deliver accepted a job after the subscription ended")
 	}
 }
+
+func TestSplay(t *testing.T) {
+	if d := Splay(&sensorv1.Job{}); d != 0 {
+		t.Fatalf("a job without splay waits %s, want 0", d)
+	}
+	job := &sensorv1.Job{SplayMillis: 40}
+	for range 1000 {
+		if d := Splay(job); d < 0 || d >= 40*time.Millisecond {
+			t.Fatalf("splay %s outside [0, 40ms)", d)
+		}
+	}
+}

@@ -129,13 +129,18 @@ func runScan(ctx context.Context, sc scanConfig) {
 		}
 	}()
 
+	// A large start spreads its nodes' evaluation over a while; heartbeats go on meanwhile,
+	// and a stop ends the wait as it would the evaluation.
+	runErr := splayWait(runCtx, job, sc.log)
 	start := time.Now()
-	runErr := eng.Run(runCtx, ctls, func(o engine.Outcome) {
-		for _, r := range o.Results {
-			up.add(resultToProto(r))
-		}
-		done.Add(1)
-	})
+	if runErr == nil {
+		runErr = eng.Run(runCtx, ctls, func(o engine.Outcome) {
+			for _, r := range o.Results {
+				up.add(resultToProto(r))
+			}
+			done.Add(1)
+		})
+	}
 	if runErr == nil {
 		up.finish()
 		sc.log.Info("scan evaluated", zap.Duration("took", time.Since(start)), zap.Uint64("results", up.count()))
@@ -169,6 +174,19 @@ func runScan(ctx context.Context, sc scanConfig) {
 	default:
 		fail("result upload: " + uerr.Error())
 	}
+}
+
+// splayWait waits a random time up to the job's splay_millis, or until ctx ends (its error).
+func splayWait(ctx context.Context, job *sensorv1.Job, log *zap.Logger) error {
+	d := jobs.Splay(job)
+	if d <= 0 {
+		return nil
+	}
+	log.Info("waiting before evaluating: the start spreads its nodes", zap.Duration("wait", d))
+	if !retry.Sleep(ctx, d) {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // jobControls returns the controls job asks for, resolved against the built-in catalogue.

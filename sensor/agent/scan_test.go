@@ -1,8 +1,12 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -68,5 +72,18 @@ func TestJobControls(t *testing.T) {
 				t.Fatalf("controls %v; want %v", gotIDs, tt.wantIDs)
 			}
 		})
+	}
+}
+
+// TestSplayWait: a job without splay starts at once, and a stop (the run context ending)
+// ends the wait before evaluation.
+func TestSplayWait(t *testing.T) {
+	if err := splayWait(context.Background(), &sensorv1.Job{}, zap.NewNop()); err != nil {
+		t.Fatalf("no splay: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := splayWait(ctx, &sensorv1.Job{SplayMillis: 3_600_000}, zap.NewNop()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an hour's splay with the scan stopped: %v, want context.Canceled", err)
 	}
 }

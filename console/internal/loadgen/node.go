@@ -297,7 +297,8 @@ func (n *node) runJob(ctx context.Context, job *sensorv1.Job) error {
 			}
 		}
 	}()
-	if n.f.cfg.ScanTime > 0 && !retry.Sleep(ctx, n.f.cfg.ScanTime) {
+	// As a sensor does: wait the start's splay, then evaluate for ScanTime.
+	if wait := jobs.Splay(job) + n.f.cfg.ScanTime; wait > 0 && !retry.Sleep(ctx, wait) {
 		err = ctx.Err()
 	} else {
 		err = n.upload(ctx, plan)

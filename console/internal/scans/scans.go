@@ -67,6 +67,12 @@ type Config struct {
 	// IngestConcurrency is how many result batches are checked and stored at once; others
 	// wait their turn before anything of them is converted. 0 means DefaultIngestConcurrency.
 	IngestConcurrency int
+	// SplayRate is how many nodes per second a start lets begin evaluating: the nodes of a
+	// start of n nodes each wait a random time up to n / SplayRate seconds (at most
+	// maxSplay) before they evaluate, so their results reach the console spread over about
+	// the time it needs to store them rather than all at once. 0 means DefaultSplayRate; a
+	// negative rate lets every node begin at once.
+	SplayRate int
 }
 
 // Defaults for Config fields left zero.
@@ -82,10 +88,15 @@ const (
 	DefaultIngestConcurrency = 4
 	DefaultMaxBatchResults   = 5000
 	DefaultSweepInterval     = 5 * time.Second
-	maxReasonLen             = 4096
-	maxResourceLen           = 1024
-	maxEvidence              = 64
-	maxEvidenceField         = 4096
+	// DefaultSplayRate is about what one replica on two cores stores of full Linux scans
+	// (about 400 results each) per second: 10,000 nodes spread over 40 s.
+	DefaultSplayRate = 250
+	// maxSplay bounds the spread of a start however large.
+	maxSplay         = 10 * time.Minute
+	maxReasonLen     = 4096
+	maxResourceLen   = 1024
+	maxEvidence      = 64
+	maxEvidenceField = 4096
 )
 
 // Error kinds; the API edge turns them into status codes.
@@ -152,6 +163,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.IngestConcurrency <= 0 {
 		cfg.IngestConcurrency = DefaultIngestConcurrency
+	}
+	if cfg.SplayRate == 0 {
+		cfg.SplayRate = DefaultSplayRate
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = DefaultSweepInterval
@@ -258,10 +272,12 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		nodes = append(nodes, node)
 	}
 	jobs := make([]*sensorv1.Job, len(scans))
+	splay := m.splay(len(scans))
 	for i, ns := range scans {
 		if jobs[i], err = m.job(ns, nodes[i], scanPlans[i], now); err != nil {
 			return "", nil, err
 		}
+		jobs[i].SplayMillis = splay
 	}
 	// The scans are stored dispatched: their jobs go out right after. Stored queued and then
 	// marked, the second write of every scan would cost a large scan a few tenths of a
@@ -433,6 +449,16 @@ func (m *Manager) job(ns store.NewScan, node store.Node, p *controlPlan, now tim
 	}
 	job.Controls = p.doc
 	return job, nil
+}
+
+// splay returns how long, in milliseconds, the nodes of a start of n nodes may wait before
+// they evaluate (SplayRate).
+func (m *Manager) splay(n int) uint32 {
+	if m.cfg.SplayRate < 0 {
+		return 0
+	}
+	d := min(time.Duration(n)*time.Second/time.Duration(m.cfg.SplayRate), maxSplay)
+	return uint32(d / time.Millisecond)
 }
 
 // dispatchWorkers is how many jobs are published at once through a Dispatcher that publishes

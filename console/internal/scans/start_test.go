@@ -172,6 +172,12 @@ func TestStartPublishesInBulk(t *testing.T) {
 	if len(d.jobs) != 2 {
 		t.Fatalf("%d jobs published, want 2", len(d.jobs))
 	}
+	// Four scans at the default 250 nodes a second: spread over 16 ms.
+	for _, j := range d.jobs {
+		if j.GetSplayMillis() != 16 {
+			t.Fatalf("job for %s splays over %d ms, want 16", j.GetNodeId(), j.GetSplayMillis())
+		}
+	}
 	// n1 runs the console's catalogue and gets control ids; n2 gets the controls themselves.
 	j1, j2 := d.jobs[0], d.jobs[1]
 	if j1.GetNodeId() != "n1" || j1.GetScanId() != started[0].ID || len(j1.GetControlIds()) != 0 || len(j1.GetExcludeControlIds()) != 0 ||
@@ -590,4 +596,23 @@ func resolveAndStored(t *testing.T, job *sensorv1.Job, cat *catalog.Catalog, st 
 		t.Fatal(err)
 	}
 	return resolved, stored
+}
+
+func TestSplay(t *testing.T) {
+	tests := []struct {
+		rate, nodes int
+		want        uint32
+	}{
+		{rate: 0, nodes: 10_000, want: 40_000}, // the default rate, 250 nodes a second
+		{rate: 0, nodes: 1, want: 4},
+		{rate: 100, nodes: 250, want: 2_500},
+		{rate: 1, nodes: 100_000, want: 600_000}, // at most ten minutes
+		{rate: -1, nodes: 10_000, want: 0},       // everybody at once
+	}
+	for _, tt := range tests {
+		m, _, _ := startFixture(t, &bulkDispatcher{}, func(c *Config) { c.SplayRate = tt.rate })
+		if got := m.splay(tt.nodes); got != tt.want {
+			t.Errorf("rate %d, %d nodes: splay %d ms, want %d", tt.rate, tt.nodes, got, tt.want)
+		}
+	}
 }

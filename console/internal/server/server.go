@@ -105,6 +105,9 @@ type Config struct {
 	ReplicaID string
 	// BatchSize is the number of results per batch sensors are asked to send.
 	BatchSize int
+	// SplayRate is how many nodes per second a scan start lets begin evaluating (see
+	// scans.Config.SplayRate): 0 the default, negative all at once.
+	SplayRate int
 	// GRPCOptions are added to the gRPC server's options (interceptors for tests or
 	// extensions).
 	GRPCOptions []grpc.ServerOption
@@ -228,7 +231,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mgr, err := scans.New(scans.Config{
 		Store: st, Catalog: cat, Dispatcher: b, Logger: log.Named("scans"),
 		HeartbeatInterval: cfg.HeartbeatInterval, HeartbeatTimeout: cfg.HeartbeatTimeout,
-		JobExpiry: cfg.JobExpiry, SweepInterval: cfg.SweepInterval, BatchSize: cfg.BatchSize, Registerer: reg,
+		JobExpiry: cfg.JobExpiry, SweepInterval: cfg.SweepInterval, BatchSize: cfg.BatchSize, SplayRate: cfg.SplayRate, Registerer: reg,
 		RetainScans: cfg.RetainScans, RetainFor: cfg.RetainFor, ReplicaID: cfg.ReplicaID,
 	})
 	if err != nil {

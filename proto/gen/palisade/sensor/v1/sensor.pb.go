@@ -1062,8 +1062,13 @@ type Job struct {
 	// console's own catalogue of that version resolves, so a job for a sensor that reported the
 	// same catalogue names no control at all).
 	ExcludeControlIds []string `protobuf:"bytes,11,rep,name=exclude_control_ids,json=excludeControlIds,proto3" json:"exclude_control_ids,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Before evaluating, wait a random time between zero and this many milliseconds (after
+	// reporting the scan running, heartbeats going on): a start over thousands of nodes spreads
+	// their results over about the time the console needs to store them, instead of every node
+	// sending at the same moment. 0: start at once.
+	SplayMillis   uint32 `protobuf:"varint,12,opt,name=splay_millis,json=splayMillis,proto3" json:"splay_millis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -1171,6 +1176,13 @@ func (x *Job) GetExcludeControlIds() []string {
 		return x.ExcludeControlIds
 	}
 	return nil
+}
+
+func (x *Job) GetSplayMillis() uint32 {
+	if x != nil {
+		return x.SplayMillis
+	}
+	return 0
 }
 
 // Command is published on palisade.control.<node-id>.
@@ -1298,7 +1310,7 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x16\n" +
-	"\x06stored\x18\x04 \x01(\rR\x06stored\"\xb4\x03\n" +
+	"\x06stored\x18\x04 \x01(\rR\x06stored\"\xd7\x03\n" +
 	"\x03Job\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12#\n" +
@@ -1315,7 +1327,8 @@ const file_palisade_sensor_v1_sensor_proto_rawDesc = "" +
 	"controlIds\x12'\n" +
 	"\x0fcatalog_version\x18\n" +
 	" \x01(\tR\x0ecatalogVersion\x12.\n" +
-	"\x13exclude_control_ids\x18\v \x03(\tR\x11excludeControlIds\"\x91\x01\n" +
+	"\x13exclude_control_ids\x18\v \x03(\tR\x11excludeControlIds\x12!\n" +
+	"\fsplay_millis\x18\f \x01(\rR\vsplayMillis\"\x91\x01\n" +
 	"\aCommand\x12\x17\n" +
 	"\ascan_id\x18\x01 \x01(\tR\x06scanId\x12:\n" +
 	"\x06action\x18\x02 \x01(\x0e2\".palisade.sensor.v1.Command.ActionR\x06action\"1\n" +
