@@ -24,7 +24,10 @@
 # 127.0.0.1:6061), LOADGEN_NICE (the load generator's nice value, default 10: the simulated
 # fleet stands for thousands of machines and competes with the console for the same two
 # cores; at a lower priority it takes what the console leaves, so the console's figures are its
-# own; 0 to run both alike; a negative value needs root), CONSOLE_GOMEMLIMIT (the console's soft memory limit, for example 1300MiB;
+# own; 0 to run both alike; a negative value needs root), SPLAY_RATE (the console's
+# --scan-splay-rate: nodes per second a start lets begin evaluating; -1 for all at once, the
+# worst case for memory), CONSOLE_GOMEMLIMIT (the console's soft memory limit, default
+# 1400MiB as docs/operations.md recommends for 10,000 sensors on one replica; "off" for none;
 # the load generator keeps none), KEEP=1 to keep the temporary directory.
 set -euo pipefail
 
@@ -77,6 +80,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 serve_args=(serve --data-dir "$data" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --nats-addr 127.0.0.1:0)
+if [ -n "${SPLAY_RATE:-}" ]; then
+  serve_args+=(--scan-splay-rate "$SPLAY_RATE")
+fi
 if [ -n "${DEBUG_ADDR:-}" ]; then
   serve_args+=(--debug-addr "$DEBUG_ADDR")
 fi
@@ -89,7 +95,8 @@ if [ -n "${DATABASE_URL:-}" ]; then
     echo "DATABASE_URL is set but this console has no --database-url flag yet; measuring SQLite"
   fi
 fi
-if [ -n "${CONSOLE_GOMEMLIMIT:-}" ]; then
+CONSOLE_GOMEMLIMIT=${CONSOLE_GOMEMLIMIT:-1400MiB}
+if [ "$CONSOLE_GOMEMLIMIT" != off ]; then
   echo "console soft memory limit (GOMEMLIMIT): $CONSOLE_GOMEMLIMIT"
   GOMEMLIMIT=$CONSOLE_GOMEMLIMIT "$console" "${serve_args[@]}" >"$work/console.out" 2>"$work/console.log" &
 else
@@ -168,7 +175,7 @@ if [ "$status" -eq 0 ]; then
   fi
 fi
 echo
-echo "console VmHWM (peak RSS) over both phases: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$console_pid/status")"
+echo "console VmHWM (peak RSS) over both phases: $(awk '/VmHWM/ {printf "%.1f MiB (%.2f GB; target: <= 1.5 GB with 10,000 sensors connected)", $2/1024, $2*1024/1e9}' "/proc/$console_pid/status")"
 if [ "$status" -ne 0 ]; then
   echo "the load generator failed (exit $status); the console log's last lines:" >&2
   tail -n 20 "$work/console.log" >&2
