@@ -137,13 +137,24 @@ func TestEachScanOnce(t *testing.T) {
 }
 
 func TestSplay(t *testing.T) {
-	if d := Splay(&sensorv1.Job{}); d != 0 {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if d := Splay(&sensorv1.Job{}, now); d != 0 {
 		t.Fatalf("a job without splay waits %s, want 0", d)
 	}
-	job := &sensorv1.Job{SplayMillis: 40}
+	fresh := &sensorv1.Job{SplayMillis: 40, CreatedAt: timestamppb.New(now)}
+	// Created in the node's future (its clock is behind): the draw, no more.
+	ahead := &sensorv1.Job{SplayMillis: 40, CreatedAt: timestamppb.New(now.Add(time.Hour))}
 	for range 1000 {
-		if d := Splay(job); d < 0 || d >= 40*time.Millisecond {
+		if d := Splay(fresh, now); d < 0 || d >= 40*time.Millisecond {
 			t.Fatalf("splay %s outside [0, 40ms)", d)
 		}
+		if d := Splay(ahead, now); d < 0 || d >= 40*time.Millisecond {
+			t.Fatalf("splay of a job from the node's future %s outside [0, 40ms)", d)
+		}
+	}
+	// Taken after its whole spread has passed: at once.
+	late := &sensorv1.Job{SplayMillis: 40, CreatedAt: timestamppb.New(now.Add(-time.Second))}
+	if d := Splay(late, now); d != 0 {
+		t.Fatalf("a job taken 1 s after a 40 ms spread waits %s, want 0", d)
 	}
 }

@@ -178,7 +178,7 @@ func runScan(ctx context.Context, sc scanConfig) {
 
 // splayWait waits a random time up to the job's splay_millis, or until ctx ends (its error).
 func splayWait(ctx context.Context, job *sensorv1.Job, log *zap.Logger) error {
-	d := jobs.Splay(job)
+	d := jobs.Splay(job, time.Now())
 	if d <= 0 {
 		return nil
 	}

@@ -86,7 +86,7 @@ func serveCmd() *cobra.Command {
 	f.StringSliceVar(&cfg.Hosts, "host", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "a running scan without a heartbeat for this long times out (default 60s)")
 	f.DurationVar(&cfg.JobExpiry, "job-expiry", 0, "how long a job waits for an offline node (default 24h)")
-	f.IntVar(&cfg.SplayRate, "scan-splay-rate", 0, "nodes per second a scan start lets begin evaluating: the nodes of a large start spread their results over n/rate seconds (default 150, about what one replica on two cores stores; -1: all at once)")
+	f.IntVar(&cfg.SplayRate, "scan-splay-rate", 0, "nodes per second a scan start lets begin evaluating: the nodes of one start spread their results over n/rate seconds, at most 10 minutes (default 100, about the full Linux scans one replica on two cores stores; -1: all at once)")
 	f.IntVar(&cfg.RetainScans, "retain-scans", 0, "keep at most this many scans per node (0: all); a node's latest scores are always kept")
 	f.DurationVar(&cfg.RetainFor, "retain-for", 0, "delete scans older than this, e.g. 2160h for 90 days (0: keep)")
 	f.StringVar(&cfg.ReplicaID, "replica-id", "", "name of this console replica for background-duty leases (default: random)")

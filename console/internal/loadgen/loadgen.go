@@ -51,7 +51,7 @@ const (
 	DefaultConcurrency      = 32
 	DefaultKeepalive        = 30 * time.Second
 	DefaultProgressInterval = 5 * time.Second
-	DefaultScanTimeout      = 10 * time.Minute
+	DefaultScanTimeout      = 30 * time.Minute // above the longest spread of a start (10 min)
 	DefaultBatchSize        = 500
 )
 

@@ -298,7 +298,7 @@ func (n *node) runJob(ctx context.Context, job *sensorv1.Job) error {
 		}
 	}()
 	// As a sensor does: wait the start's splay, then evaluate for ScanTime.
-	if wait := jobs.Splay(job) + n.f.cfg.ScanTime; wait > 0 && !retry.Sleep(ctx, wait) {
+	if wait := jobs.Splay(job, time.Now()) + n.f.cfg.ScanTime; wait > 0 && !retry.Sleep(ctx, wait) {
 		err = ctx.Err()
 	} else {
 		err = n.upload(ctx, plan)

@@ -172,10 +172,10 @@ func TestStartPublishesInBulk(t *testing.T) {
 	if len(d.jobs) != 2 {
 		t.Fatalf("%d jobs published, want 2", len(d.jobs))
 	}
-	// Four scans at the default 150 nodes a second: spread over 26 ms.
+	// Four scans at the default 100 nodes a second: spread over 40 ms.
 	for _, j := range d.jobs {
-		if j.GetSplayMillis() != 26 {
-			t.Fatalf("job for %s splays over %d ms, want 26", j.GetNodeId(), j.GetSplayMillis())
+		if j.GetSplayMillis() != 40 {
+			t.Fatalf("job for %s splays over %d ms, want 40", j.GetNodeId(), j.GetSplayMillis())
 		}
 	}
 	// n1 runs the console's catalogue and gets control ids; n2 gets the controls themselves.
@@ -603,8 +603,8 @@ func TestSplay(t *testing.T) {
 		rate, nodes int
 		want        uint32
 	}{
-		{rate: 0, nodes: 10_000, want: 66_666}, // the default rate, 150 nodes a second
-		{rate: 0, nodes: 1, want: 6},
+		{rate: 0, nodes: 10_000, want: 100_000}, // the default rate, 100 nodes a second
+		{rate: 0, nodes: 1, want: 10},
 		{rate: 100, nodes: 250, want: 2_500},
 		{rate: 1, nodes: 100_000, want: 600_000}, // at most ten minutes
 		{rate: -1, nodes: 10_000, want: 0},       // everybody at once
