@@ -170,8 +170,10 @@ if [ "$status" -eq 0 ]; then
     e2e=$(awk '/^results:/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i; exit}' "$work/ingest.out")
     copies=$(PALISADE_TEST_POSTGRES=$DATABASE_URL $GO test -run '^$' -bench '^BenchmarkCopyRaw(Keyed)?$' -benchtime 500x ./console/internal/store/postgres/ 2>&1) ||
       echo "the raw COPY benchmarks failed: $(tail -n 3 <<<"$copies")"
-    raw=$(awk '/^BenchmarkCopyRaw(-[0-9]+)?[ \t]/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i}' <<<"$copies")
-    keyed=$(awk '/^BenchmarkCopyRawKeyed(-[0-9]+)?[ \t]/ {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i}' <<<"$copies")
+    # rate NAME prints the results/s of benchmark NAME (with or without its -CPUs suffix).
+    rate() { awk -v name="$1" '$1 ~ "^" name "(-[0-9]+)?$" {for (i = 1; i < NF; i++) if ($(i + 1) == "results/s") print $i}' <<<"$copies"; }
+    raw=$(rate BenchmarkCopyRaw)
+    keyed=$(rate BenchmarkCopyRawKeyed)
     if [ -n "$e2e" ] && [ -n "$raw" ]; then
       awk -v e="$e2e" -v r="$raw" 'BEGIN {printf "ingest into PostgreSQL end to end: %.0f results/s; raw COPY of the same rows now: %.0f results/s; ratio %.2f (target: >= 150,000 results/s end to end)\n", e, r, e / r}'
     fi
