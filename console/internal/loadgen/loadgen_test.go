@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -185,12 +186,16 @@ func TestPlanBatches(t *testing.T) {
 		total, size           int
 		wantBatches           uint64
 		wantSizes             []int
-		wantFirst, wantLast   string // control/resource of the first and last result
+		wantKeys              []string // control/resource of every result, in order
 		wantFinalTotalResults uint64
 	}{
-		{"one per control", 0, 500, 1, []int{3}, "a/synthetic-0", "c/synthetic-0", 3},
-		{"more than controls", 7, 3, 3, []int{3, 3, 1}, "a/synthetic-0", "a/synthetic-2", 7},
-		{"exact multiple", 6, 3, 2, []int{3, 3}, "a/synthetic-0", "c/synthetic-1", 6},
+		{"one per control", 0, 500, 1, []int{3}, []string{"a/synthetic-0", "b/synthetic-0", "c/synthetic-0"}, 3},
+		// Control by control, as a sensor reports them.
+		{"more than controls", 7, 3, 3, []int{3, 3, 1},
+			[]string{"a/synthetic-0", "a/synthetic-1", "a/synthetic-2", "b/synthetic-0", "b/synthetic-1", "b/synthetic-2", "c/synthetic-0"}, 7},
+		{"exact multiple", 6, 3, 2, []int{3, 3},
+			[]string{"a/synthetic-0", "a/synthetic-1", "b/synthetic-0", "b/synthetic-1", "c/synthetic-0", "c/synthetic-1"}, 6},
+		{"fewer than controls", 2, 500, 1, []int{2}, []string{"a/synthetic-0", "b/synthetic-0"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,19 +220,12 @@ func TestPlanBatches(t *testing.T) {
 				}
 				all = append(all, b.GetResults()...)
 			}
-			key := func(r *sensorv1.Result) string { return r.GetControlId() + "/" + r.GetResource() }
-			if got := key(all[0]); got != tt.wantFirst {
-				t.Errorf("first result %s, want %s", got, tt.wantFirst)
-			}
-			if got := key(all[len(all)-1]); got != tt.wantLast {
-				t.Errorf("last result %s, want %s", got, tt.wantLast)
-			}
-			seen := map[string]bool{}
+			var keys []string
 			for _, r := range all {
-				if seen[key(r)] {
-					t.Errorf("result %s twice", key(r))
-				}
-				seen[key(r)] = true
+				keys = append(keys, r.GetControlId()+"/"+r.GetResource())
+			}
+			if !slices.Equal(keys, tt.wantKeys) {
+				t.Errorf("results %v, want %v", keys, tt.wantKeys)
 			}
 		})
 	}

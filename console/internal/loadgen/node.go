@@ -325,13 +325,16 @@ func (n *node) update(ctx context.Context, req *sensorv1.UpdateScanRequest) (sen
 // plan describes the synthetic results of one job; batches are generated on demand, the same
 // every time, so a batch resent after a broken stream is identical.
 type plan struct {
-	scanID    string
-	ids       []string
-	total     int
-	batchSize int
-	batches   uint64
-	failRatio float64
-	seed      uint64
+	scanID string
+	ids    []string
+	// perControl is the number of results of each control: results come control by control,
+	// as a sensor reports them, perControl resources each.
+	perControl int
+	total      int
+	batchSize  int
+	batches    uint64
+	failRatio  float64
+	seed       uint64
 }
 
 func newPlan(job *sensorv1.Job, ids []string, cfg Config) plan {
@@ -348,7 +351,7 @@ func newPlan(job *sensorv1.Job, ids []string, cfg Config) plan {
 	}
 	batches := uint64(max(1, (total+size-1)/size))
 	sum := sha256.Sum256([]byte(job.GetScanId()))
-	return plan{scanID: job.GetScanId(), ids: ids, total: total, batchSize: size, batches: batches,
+	return plan{scanID: job.GetScanId(), ids: ids, perControl: max(1, (total+len(ids)-1)/max(1, len(ids))), total: total, batchSize: size, batches: batches,
 		failRatio: cfg.FailureRatio, seed: binary.LittleEndian.Uint64(sum[:8])}
 }
 
@@ -363,8 +366,8 @@ func (p plan) batch(seq uint64) (*sensorv1.ResultBatch, int) {
 		// Shaped like a real file check's result (a reason and one evidence item), so that
 		// what is stored per result is about what a sensor sends.
 		r := &sensorv1.Result{
-			ControlId: p.ids[i%len(p.ids)],
-			Resource:  fmt.Sprintf("synthetic-%d", i/len(p.ids)),
+			ControlId: p.ids[i/p.perControl],
+			Resource:  fmt.Sprintf("synthetic-%d", i%p.perControl),
 			Status:    sensorv1.Status_STATUS_PASS,
 			Reason:    "synthetic result from palisade-loadgen: PermitRootLogin is no at /etc/ssh/sshd_config:32",
 			Evidence:  []*sensorv1.Evidence{{Source: "/etc/ssh/sshd_config", Line: 32, Key: "PermitRootLogin", Actual: "no", Expected: "no"}},

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,9 +17,9 @@ import (
 	"github.com/palisadehq/palisade/pkg/posture"
 )
 
-// stagingColumns are the columns StoreBatch COPYs into the staging table; ord is the result's
-// position in the batch.
-var stagingColumns = []string{"ord", "control_id", "resource", "status", "severity", "service", "reason", "evidence"}
+// copyStaged COPYs a batch's results into the staging table; ord is the result's position in
+// the batch.
+var copyStaged = copyStatement(stagingTable, []string{"ord", "control_id", "resource", "status", "severity", "service", "reason", "evidence"})
 
 // recordBatch records a batch of a scan from the scan's node, unless that batch is recorded
 // already; no row changes when the scan is unknown, belongs to another node or has the batch.
@@ -45,8 +47,8 @@ const moveStaged = `WITH ins AS (
 )
 SELECT stored FROM n`
 
-// resultColumns are the columns StoreBatch COPYs straight into results.
-var resultColumns = []string{"scan_id", "control_id", "resource", "node_id", "status", "severity", "service", "reason", "evidence"}
+// copyResults COPYs a batch's results straight into results.
+var copyResults = copyStatement("results", []string{"scan_id", "control_id", "resource", "node_id", "status", "severity", "service", "reason", "evidence"})
 
 // countBatch counts a batch's results, all of them new, into the batch and the scan.
 const countBatch = `WITH b AS (
@@ -68,51 +70,34 @@ var errStoredBefore = errors.New("a result of the batch is stored already")
 // connection's staging table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING, which
 // stores the rest.
 func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutcome, error) {
-	type keyed struct {
-		control, resource string
-		row               []any
-	}
-	first := make(map[[2]string]bool, len(b.Results))
-	direct := make([]keyed, 0, len(b.Results))
-	staged := make([][]any, len(b.Results))
 	for i, r := range b.Results {
 		if (r.ScanID != "" && r.ScanID != b.ScanID) || (r.NodeID != "" && r.NodeID != b.NodeID) {
 			return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: result %d (control %s) is for scan %q on node %q, not the batch's scan %s on node %s: %w",
 				b.Seq, b.ScanID, i, r.ControlID, r.ScanID, r.NodeID, b.ScanID, b.NodeID, store.ErrConflict)
 		}
-		var evidence any
-		if len(r.Evidence) > 0 {
-			e, err := json.Marshal(r.Evidence)
-			if err != nil {
-				return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: result %d (control %s): encode evidence: %w",
-					b.Seq, b.ScanID, i, r.ControlID, err)
-			}
-			evidence = string(e)
-		}
-		staged[i] = []any{int32(i), r.ControlID, r.Resource, string(r.Status), string(r.Severity), r.Service, r.Reason, evidence}
-		if k := [2]string{r.ControlID, r.Resource}; !first[k] {
-			first[k] = true
-			direct = append(direct, keyed{r.ControlID, r.Resource,
-				[]any{b.ScanID, r.ControlID, r.Resource, b.NodeID, string(r.Status), string(r.Severity), r.Service, r.Reason, evidence}})
-		}
-	}
-	// Primary key order (byte order, the columns' "C" collation): concurrent batches with
-	// overlapping results lock them in one order and cannot deadlock.
-	slices.SortFunc(direct, func(x, y keyed) int {
-		if c := strings.Compare(x.control, y.control); c != 0 {
-			return c
-		}
-		return strings.Compare(x.resource, y.resource)
-	})
-	rows := make([][]any, len(direct))
-	for i, k := range direct {
-		rows[i] = k.row
 	}
 	seq := int64(b.Seq) // the full uint64 range, stored two's complement
-
-	out, err := s.storeBatch(ctx, b, seq, rows, nil)
+	direct := newCopy()
+	defer direct.release()
+	for _, i := range firstInKeyOrder(b.Results) {
+		direct.result(b.ScanID, b.NodeID, &b.Results[i])
+	}
+	out, err := s.storeBatch(ctx, b, seq, direct.data(), direct.rows, false)
 	if errors.Is(err, errStoredBefore) {
-		out, err = s.storeBatch(ctx, b, seq, nil, staged)
+		staged := newCopy()
+		defer staged.release()
+		for i, r := range b.Results {
+			staged.tuple(8)
+			staged.int4(int32(i))
+			staged.text(r.ControlID)
+			staged.text(r.Resource)
+			staged.text(string(r.Status))
+			staged.text(string(r.Severity))
+			staged.text(r.Service)
+			staged.text(r.Reason)
+			staged.evidence(r.Evidence)
+		}
+		out, err = s.storeBatch(ctx, b, seq, staged.data(), staged.rows, true)
 	}
 	if err != nil {
 		return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: %w", b.Seq, b.ScanID, err)
@@ -120,10 +105,43 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 	return out, nil
 }
 
-// storeBatch records batch b and stores its results in one transaction: COPYed straight into
-// results when staged is nil (errStoredBefore when one is stored already), else through the
-// staging table.
-func (s *Store) storeBatch(ctx context.Context, b store.Batch, seq int64, rows, staged [][]any) (store.BatchOutcome, error) {
+// firstInKeyOrder returns the positions of the first result of each control and resource in
+// results, in primary key order (byte order, the columns' "C" collation): concurrent batches
+// with overlapping results lock them in one order and cannot deadlock. Results sent in that
+// order already (a sensor reports control by control) are not sorted again.
+func firstInKeyOrder(results []store.Result) []int32 {
+	order := make([]int32, len(results))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	byKey := func(x, y int32) int {
+		if c := strings.Compare(results[x].ControlID, results[y].ControlID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(results[x].Resource, results[y].Resource); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y) // the first of a result sent twice comes first
+	}
+	if !slices.IsSortedFunc(order, byKey) {
+		slices.SortFunc(order, byKey)
+	}
+	first := order[:0]
+	for _, i := range order {
+		if n := len(first); n > 0 {
+			if last := &results[first[n-1]]; last.ControlID == results[i].ControlID && last.Resource == results[i].Resource {
+				continue
+			}
+		}
+		first = append(first, i)
+	}
+	return first
+}
+
+// storeBatch records batch b and stores its results in one transaction: the n rows of binary
+// COPY data, COPYed straight into results (errStoredBefore when one is stored already), or
+// into the staging table and from there into results when staged.
+func (s *Store) storeBatch(ctx context.Context, b store.Batch, seq int64, data []byte, n int, staged bool) (store.BatchOutcome, error) {
 	var out store.BatchOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, recordBatch, b.ScanID, seq, b.NodeID, nanos(b.ReceivedAt))
@@ -144,26 +162,23 @@ func (s *Store) storeBatch(ctx context.Context, b store.Batch, seq int64, rows, 
 			out.Duplicate = true
 			return nil
 		}
-		if staged == nil {
-			if len(rows) == 0 {
-				return nil
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"results"}, resultColumns, pgx.CopyFromRows(rows)); err != nil {
+		if n == 0 {
+			return nil
+		}
+		if !staged {
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), copyResults); err != nil {
 				if errors.Is(classify(err), store.ErrConflict) {
 					return errStoredBefore
 				}
 				return fmt.Errorf("copy results: %w", err)
 			}
-			if _, err := tx.Exec(ctx, countBatch, b.ScanID, seq, len(rows)); err != nil {
+			if _, err := tx.Exec(ctx, countBatch, b.ScanID, seq, n); err != nil {
 				return fmt.Errorf("count results: %w", err)
 			}
-			out.Stored = len(rows)
+			out.Stored = n
 			return nil
 		}
-		if len(staged) == 0 {
-			return nil
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, pgx.CopyFromRows(staged)); err != nil {
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), copyStaged); err != nil {
 			return fmt.Errorf("copy results: %w", err)
 		}
 		if err := tx.QueryRow(ctx, moveStaged, b.ScanID, b.NodeID, seq).Scan(&out.Stored); err != nil {

@@ -61,11 +61,7 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 			}
 			var evidence any
 			if len(r.Evidence) > 0 {
-				e, err := json.Marshal(r.Evidence)
-				if err != nil {
-					return fmt.Errorf("result %d (control %s): encode evidence: %w", i, r.ControlID, err)
-				}
-				evidence = string(e)
+				evidence = string(store.AppendEvidenceJSON(nil, r.Evidence))
 			}
 			res, err := ins.ExecContext(ctx, b.ScanID, r.ControlID, r.Resource, b.NodeID, string(r.Status),
 				string(r.Severity), r.Service, r.Reason, evidence)

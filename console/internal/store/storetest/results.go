@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +142,56 @@ func testBatches(t *testing.T, s store.Store) {
 	sc, err = s.GetScan(ctx(t), "s-1")
 	must(t, "GetScan", err)
 	equal(t, "ResultsStored", sc.ResultsStored, int64(7))
+}
+
+// testBatchText stores results whose text holds what a text format would have to escape (tabs,
+// newlines, backslashes, quotes, COPY's NULL marker, HTML, control characters, non-ASCII), sent
+// out of key order with one result twice, then, in a second batch with an already stored result,
+// through the path that skips stored results; every value comes back as sent.
+func testBatchText(t *testing.T, s store.Store) {
+	runningScan(t, s, "s-1", "n-1")
+	odd := []string{"tab\there", "line\nbreak\r\n", `back\slash \N \\.`, `"quoted" 'single'`, "<b>&amp;</b>", "\x01\x1f\x7f",
+		"données — 日本語 😀 \u2028", "\\N"}
+	var first []store.Result
+	for i, o := range odd {
+		r := res(controls[i%len(controls)].ControlID, "/srv/"+o, posture.Fail, posture.High, "Svc "+o)
+		r.Reason = "reason: " + o
+		r.Evidence = []store.Evidence{{Source: "/etc/" + o, Line: i + 1, Key: o, Actual: o, Expected: "not " + o}}
+		first = append(first, r)
+	}
+	// Out of key order, the last result sent again after it (the first sent is kept).
+	slices.Reverse(first)
+	again := first[len(first)-1]
+	again.Reason = "sent again"
+	batch := append(slices.Clone(first), again)
+	out, err := s.StoreBatch(ctx(t), store.Batch{ScanID: "s-1", NodeID: "n-1", Seq: 1, ReceivedAt: at(time.Minute), Results: batch})
+	must(t, "StoreBatch 1", err)
+	equal(t, "StoreBatch 1", out, store.BatchOutcome{Stored: len(odd)})
+
+	second := res(controls[0].ControlID, "/srv/second\t\n", posture.Pass, posture.Low, "Tab\tService")
+	second.Reason = "line one\nline two\t\\"
+	second.Evidence = []store.Evidence{{Key: "k\t", Actual: "a\nb"}}
+	out, err = s.StoreBatch(ctx(t), store.Batch{ScanID: "s-1", NodeID: "n-1", Seq: 2, ReceivedAt: at(2 * time.Minute), Results: []store.Result{first[0], second}})
+	must(t, "StoreBatch 2", err)
+	equal(t, "StoreBatch 2", out, store.BatchOutcome{Stored: 1})
+
+	want := append(slices.Clone(first), second)
+	titles := map[string]string{}
+	for _, c := range controls {
+		titles[c.ControlID] = c.Title
+	}
+	for i := range want {
+		want[i].Title = titles[want[i].ControlID]
+	}
+	slices.SortFunc(want, func(x, y store.Result) int {
+		if c := strings.Compare(x.ControlID, y.ControlID); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Resource, y.Resource)
+	})
+	got, total := listAll(t, s, store.ResultFilter{ScanID: "s-1"})
+	equal(t, "stored results", got, want)
+	equal(t, "Total", total, int64(len(odd)+1))
 }
 
 // testBatchesConcurrent sends batches from many goroutines, each batch twice.

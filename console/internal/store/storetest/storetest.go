@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListScans", testListScans},
 		{"Batches", testBatches},
 		{"BatchesConcurrent", testBatchesConcurrent},
+		{"BatchText", testBatchText},
 		{"ListResults", testListResults},
 		{"ListResultsPages", testListResultsPages},
 		{"StatusCounts", testStatusCounts},
