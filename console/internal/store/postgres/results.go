@@ -398,35 +398,52 @@ func fillMasks(ctx context.Context, q querier, results []store.Result, maskIDs [
 // active at now only in Masked; controls without results are absent. An unknown scan is
 // store.ErrNotFound.
 func (s *Store) StatusCounts(ctx context.Context, scanID string, now time.Time) (map[string]posture.Counts, error) {
-	out := map[string]posture.Counts{}
+	type key struct{ control, status string }
+	totals := map[key]int{}
+	masked := map[key]int{}
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
 		if _, err := scanState(ctx, tx, scanID, false); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT control_id, status, masked, count(*) FROM (
-				SELECT r.control_id, r.status, `+maskedResult("$2")+` AS masked FROM results r WHERE r.scan_id = $1
-			) x GROUP BY control_id, status, masked`, scanID, instant(now))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				control, status string
-				masked          bool
-				n               int
-			)
-			if err := rows.Scan(&control, &status, &masked, &n); err != nil {
+		// Every result counted once, then those a mask covers: read only for the controls that
+		// have an active mask (usually none), each a range of the results' primary key, rather
+		// than looking for a mask for each of the scan's results.
+		count := func(into map[key]int, query string, args ...any) error {
+			rows, err := tx.Query(ctx, query, args...)
+			if err != nil {
 				return err
 			}
-			c := out[control]
-			addCount(&c, posture.Status(status), masked, n)
-			out[control] = c
+			defer rows.Close()
+			for rows.Next() {
+				var (
+					k key
+					n int
+				)
+				if err := rows.Scan(&k.control, &k.status, &n); err != nil {
+					return err
+				}
+				into[k] = n
+			}
+			return rows.Err()
 		}
-		return rows.Err()
+		if err := count(totals, `SELECT control_id, status, count(*) FROM results WHERE scan_id = $1 GROUP BY control_id, status`, scanID); err != nil {
+			return err
+		}
+		return count(masked, `SELECT r.control_id, r.status, count(*)
+			FROM (SELECT DISTINCT m.control_id FROM masks m WHERE `+maskActive("$2")+`) mc
+			JOIN results r ON r.scan_id = $1 AND r.control_id = mc.control_id
+			WHERE `+maskedResult("$2")+`
+			GROUP BY r.control_id, r.status`, scanID, instant(now))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count results of scan %q: %w", scanID, err)
+	}
+	out := map[string]posture.Counts{}
+	for k, n := range totals {
+		c := out[k.control]
+		addCount(&c, posture.Status(k.status), false, n-masked[k])
+		addCount(&c, posture.Status(k.status), true, masked[k])
+		out[k.control] = c
 	}
 	return out, nil
 }
