@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	"github.com/palisadehq/palisade/pkg/engine"
@@ -30,7 +32,12 @@ type scanConfig struct {
 }
 
 // defaultBatchSize is used when a job does not say.
-const defaultBatchSize = 500
+const defaultBatchSize = 2000
+
+// maxBatchBytes seals a batch before it holds this many encoded bytes of results, whatever the
+// job's batch size: half the largest message the console accepts, so that results with long
+// evidence never make a batch the console must refuse.
+const maxBatchBytes = 4 << 20
 
 // runScan evaluates a job's controls and streams the results until the final batch is
 // acknowledged, the console ends the scan, or ctx is cancelled.
@@ -225,6 +232,7 @@ type uploader struct {
 	// mu guards everything below.
 	mu      sync.Mutex
 	cur     []*sensorv1.Result
+	curSize int                     // encoded bytes of cur
 	queue   []*sensorv1.ResultBatch // sealed and not yet acknowledged, by seq
 	nextSeq uint64
 	total   uint64
@@ -239,8 +247,9 @@ func (u *uploader) add(r *sensorv1.Result) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.cur = append(u.cur, r)
+	u.curSize += protowire.SizeBytes(proto.Size(r)) + 1 // the field's tag, length and bytes
 	u.total++
-	if len(u.cur) >= u.size {
+	if len(u.cur) >= u.size || u.curSize >= maxBatchBytes {
 		u.seal(false)
 	}
 }
@@ -264,7 +273,7 @@ func (u *uploader) seal(final bool) {
 		b.TotalResults = u.total
 	}
 	u.nextSeq++
-	u.cur = nil
+	u.cur, u.curSize = nil, 0
 	u.queue = append(u.queue, b)
 	close(u.changed)
 	u.changed = make(chan struct{})

@@ -3,10 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/palisadehq/palisade/pkg/catalog"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
@@ -85,5 +88,53 @@ func TestSplayWait(t *testing.T) {
 	cancel()
 	if err := splayWait(ctx, &sensorv1.Job{SplayMillis: 3_600_000}, zap.NewNop()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("an hour's splay with the scan stopped: %v, want context.Canceled", err)
+	}
+}
+
+// TestBatchBounds: a batch is sealed at the job's batch size, or earlier when its results
+// reach maxBatchBytes encoded; the final batch carries the scan's result count.
+func TestBatchBounds(t *testing.T) {
+	small := func(i int) *sensorv1.Result {
+		return &sensorv1.Result{ControlId: "linux.c", Resource: fmt.Sprintf("/r/%d", i), Status: sensorv1.Status_STATUS_PASS}
+	}
+	// 100 KiB of evidence each: 41 results reach 4 MiB.
+	big := func(i int) *sensorv1.Result {
+		r := small(i)
+		r.Evidence = []*sensorv1.Evidence{{Actual: strings.Repeat("x", 100<<10)}}
+		return r
+	}
+	tests := []struct {
+		name      string
+		size, n   int
+		result    func(int) *sensorv1.Result
+		wantSizes []int
+	}{
+		{"by count", 3, 7, small, []int{3, 3, 1}},
+		{"by bytes", 2000, 100, big, []int{41, 41, 18}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUploader(nil, "scn_1", tt.size, zap.NewNop(), 0, 0)
+			for i := range tt.n {
+				u.add(tt.result(i))
+			}
+			u.finish()
+			var sizes []int
+			for i, b := range u.queue {
+				sizes = append(sizes, len(b.GetResults()))
+				if b.GetSeq() != uint64(i+1) || b.GetFinal() != (i == len(u.queue)-1) {
+					t.Errorf("batch %d: seq %d, final %v", i, b.GetSeq(), b.GetFinal())
+				}
+				if n := proto.Size(b); n > maxBatchBytes+(100<<10)+64 {
+					t.Errorf("batch %d is %d bytes encoded", b.GetSeq(), n)
+				}
+			}
+			if !slices.Equal(sizes, tt.wantSizes) {
+				t.Errorf("batch sizes %v, want %v", sizes, tt.wantSizes)
+			}
+			if got := u.queue[len(u.queue)-1].GetTotalResults(); got != uint64(tt.n) {
+				t.Errorf("final batch says %d results, want %d", got, tt.n)
+			}
+		})
 	}
 }

@@ -52,7 +52,7 @@ const (
 	DefaultKeepalive        = 30 * time.Second
 	DefaultProgressInterval = 5 * time.Second
 	DefaultScanTimeout      = 30 * time.Minute // above the longest spread of a start (10 min)
-	DefaultBatchSize        = 500
+	DefaultBatchSize        = 2000
 )
 
 // Config describes the simulated fleet and, optionally, the scans to drive.

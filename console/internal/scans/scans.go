@@ -80,7 +80,7 @@ const (
 	DefaultJobExpiry         = 24 * time.Hour
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultHeartbeatTimeout  = 60 * time.Second
-	DefaultBatchSize         = 500
+	DefaultBatchSize         = 2000
 	// DefaultIngestConcurrency keeps the store's connections mostly for ingest but leaves the
 	// rest of the console (a scan start, a sensor's state report) a short queue: with ten
 	// thousand sensors streaming at once, an unbounded ingest queued every other write
