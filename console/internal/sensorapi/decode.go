@@ -3,14 +3,14 @@ package sensorapi
 import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
-	"google.golang.org/protobuf/proto"
 
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
 // DefaultDecodeBudget is how many bytes of encoded result batches the console decodes and
-// holds at once, across all streams. A decoded batch takes about three times its encoded
-// size, so the default holds about 100 MiB of decoded results; that keeps the ingest workers
+// holds at once, across all streams. A decoded batch takes about four times its encoded size
+// (the bytes themselves, which its strings point into, and the messages), so the default
+// holds about 130 MiB of decoded results; that keeps the ingest workers
 // fed (a few batches each) while ten thousand sensors sending at once cost each the encoded
 // batch it waits with, not the decoded one.
 const DefaultDecodeBudget = 32 << 20
@@ -57,15 +57,6 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
-}
-
-// decodeBatch decodes a batch's bytes.
-func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
-	b := &sensorv1.ResultBatch{}
-	if err := proto.Unmarshal(data, b); err != nil {
-		return nil, err
-	}
-	return b, nil
 }
 
 // PeekBatch returns the result batch m carries when m is a message a result stream received

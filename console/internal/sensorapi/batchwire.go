@@ -1,0 +1,244 @@
+package sensorapi
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+	"unsafe"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
+)
+
+// Field numbers of the messages decodeBatch reads (proto/palisade/sensor/v1/sensor.proto).
+const (
+	fieldBatchScanID       = 1
+	fieldBatchSeq          = 2
+	fieldBatchResults      = 3
+	fieldBatchFinal        = 4
+	fieldBatchTotalResults = 5
+
+	fieldResultControlID = 1
+	fieldResultResource  = 2
+	fieldResultStatus    = 3
+	fieldResultReason    = 4
+	fieldResultEvidence  = 5
+
+	fieldEvidenceSource   = 1
+	fieldEvidenceLine     = 2
+	fieldEvidenceKey      = 3
+	fieldEvidenceActual   = 4
+	fieldEvidenceExpected = 5
+)
+
+// evidenceChunk is how many Evidence messages (and pointers to them) decodeBatch allocates at a
+// time.
+const evidenceChunk = 256
+
+// evidencePool hands out the evidence of a batch's results from shared slices: items, and
+// ptrs, in which each result's evidence is a run of consecutive pointers.
+type evidencePool struct {
+	items []sensorv1.Evidence
+	ptrs  []*sensorv1.Evidence
+}
+
+// next returns a new evidence item for the result whose run in ptrs starts at *start, and adds
+// it to the run (moving the run to a new slice when the current one is full).
+func (p *evidencePool) next(start *int) *sensorv1.Evidence {
+	if len(p.items) == cap(p.items) {
+		p.items = make([]sensorv1.Evidence, 0, evidenceChunk)
+	}
+	p.items = p.items[:len(p.items)+1]
+	e := &p.items[len(p.items)-1]
+	if len(p.ptrs) == cap(p.ptrs) {
+		run := p.ptrs[*start:]
+		p.ptrs = append(make([]*sensorv1.Evidence, 0, max(evidenceChunk, 2*len(run))), run...)
+		*start = 0
+	}
+	p.ptrs = append(p.ptrs, e)
+	return e
+}
+
+// errInvalidUTF8 is a string field that is not UTF-8, which proto3 forbids.
+var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
+
+// decodeBatch decodes a result batch from data, which it takes over: data must not be changed
+// afterwards. It gives what proto.Unmarshal gives (unknown fields aside, which it drops), and
+// fails where proto.Unmarshal fails, but ingest decodes every result of every batch, so it is
+// written for that message alone:
+//   - the strings are views of data rather than copies (data is a batch's own copy of the
+//     bytes gRPC received, and lives as long as any of them);
+//   - the results are allocated in one slice, their evidence in slices of evidenceChunk,
+//     instead of one allocation per message.
+func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
+	b := &sensorv1.ResultBatch{}
+	n, err := countResults(data)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]sensorv1.Result, n)
+	b.Results = make([]*sensorv1.Result, 0, n)
+	var pool evidencePool
+	for len(data) > 0 {
+		num, typ, m := protowire.ConsumeTag(data)
+		if m < 0 {
+			return nil, protowire.ParseError(m)
+		}
+		data = data[m:]
+		switch {
+		case num == fieldBatchScanID && typ == protowire.BytesType:
+			b.ScanId, m = consumeString(data)
+		case num == fieldBatchSeq && typ == protowire.VarintType:
+			b.Seq, m = protowire.ConsumeVarint(data)
+		case num == fieldBatchResults && typ == protowire.BytesType:
+			var v []byte
+			v, m = protowire.ConsumeBytes(data)
+			if m >= 0 {
+				r := &results[len(b.Results)]
+				if err := decodeResult(v, r, &pool); err != nil {
+					return nil, fmt.Errorf("result %d: %w", len(b.Results), err)
+				}
+				b.Results = append(b.Results, r)
+			}
+		case num == fieldBatchFinal && typ == protowire.VarintType:
+			var v uint64
+			v, m = protowire.ConsumeVarint(data)
+			b.Final = v != 0
+		case num == fieldBatchTotalResults && typ == protowire.VarintType:
+			b.TotalResults, m = protowire.ConsumeVarint(data)
+		default:
+			m = protowire.ConsumeFieldValue(num, typ, data)
+		}
+		if m < 0 {
+			if m == errUTF8 {
+				return nil, errInvalidUTF8
+			}
+			return nil, protowire.ParseError(m)
+		}
+		data = data[m:]
+	}
+	return b, nil
+}
+
+// countResults counts the results field's occurrences in an encoded batch.
+func countResults(data []byte) (int, error) {
+	n := 0
+	for len(data) > 0 {
+		num, typ, m := protowire.ConsumeTag(data)
+		if m < 0 {
+			return 0, protowire.ParseError(m)
+		}
+		data = data[m:]
+		if num == fieldBatchResults && typ == protowire.BytesType {
+			n++
+		}
+		if m = protowire.ConsumeFieldValue(num, typ, data); m < 0 {
+			return 0, protowire.ParseError(m)
+		}
+		data = data[m:]
+	}
+	return n, nil
+}
+
+// decodeResult decodes one result into r, taking its evidence from pool.
+func decodeResult(data []byte, r *sensorv1.Result, pool *evidencePool) error {
+	start := len(pool.ptrs)
+	defer func() {
+		if n := len(pool.ptrs); n > start {
+			r.Evidence = pool.ptrs[start:n:n]
+		}
+	}()
+	for len(data) > 0 {
+		num, typ, m := protowire.ConsumeTag(data)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		data = data[m:]
+		switch {
+		case num == fieldResultControlID && typ == protowire.BytesType:
+			r.ControlId, m = consumeString(data)
+		case num == fieldResultResource && typ == protowire.BytesType:
+			r.Resource, m = consumeString(data)
+		case num == fieldResultStatus && typ == protowire.VarintType:
+			var v uint64
+			v, m = protowire.ConsumeVarint(data)
+			r.Status = sensorv1.Status(int32(v))
+		case num == fieldResultReason && typ == protowire.BytesType:
+			r.Reason, m = consumeString(data)
+		case num == fieldResultEvidence && typ == protowire.BytesType:
+			var v []byte
+			v, m = protowire.ConsumeBytes(data)
+			if m >= 0 {
+				if err := decodeEvidence(v, pool.next(&start)); err != nil {
+					return fmt.Errorf("evidence %d: %w", len(pool.ptrs)-start-1, err)
+				}
+			}
+		default:
+			m = protowire.ConsumeFieldValue(num, typ, data)
+		}
+		if m == errUTF8 {
+			return errInvalidUTF8
+		}
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		data = data[m:]
+	}
+	return nil
+}
+
+// decodeEvidence decodes one evidence item into e.
+func decodeEvidence(data []byte, e *sensorv1.Evidence) error {
+	for len(data) > 0 {
+		num, typ, m := protowire.ConsumeTag(data)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		data = data[m:]
+		switch {
+		case num == fieldEvidenceSource && typ == protowire.BytesType:
+			e.Source, m = consumeString(data)
+		case num == fieldEvidenceLine && typ == protowire.VarintType:
+			var v uint64
+			v, m = protowire.ConsumeVarint(data)
+			e.Line = uint32(v)
+		case num == fieldEvidenceKey && typ == protowire.BytesType:
+			e.Key, m = consumeString(data)
+		case num == fieldEvidenceActual && typ == protowire.BytesType:
+			e.Actual, m = consumeString(data)
+		case num == fieldEvidenceExpected && typ == protowire.BytesType:
+			e.Expected, m = consumeString(data)
+		default:
+			m = protowire.ConsumeFieldValue(num, typ, data)
+		}
+		if m == errUTF8 {
+			return errInvalidUTF8
+		}
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		data = data[m:]
+	}
+	return nil
+}
+
+// errUTF8 is what consumeString returns, in place of a length, for a string that is not UTF-8;
+// it is below every error protowire returns.
+const errUTF8 = -1000
+
+// consumeString is protowire.ConsumeBytes for a string field: a view of data, not a copy,
+// checked to be UTF-8.
+func consumeString(data []byte) (string, int) {
+	v, m := protowire.ConsumeBytes(data)
+	if m < 0 {
+		return "", m
+	}
+	if !utf8.Valid(v) {
+		return "", errUTF8
+	}
+	if len(v) == 0 {
+		return "", m
+	}
+	return unsafe.String(&v[0], len(v)), m
+}
