@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/palisadehq/palisade/console/internal/cli"
 	"github.com/palisadehq/palisade/console/internal/server"
@@ -205,7 +206,7 @@ func TestPlanBatches(t *testing.T) {
 			}
 			var all []*sensorv1.Result
 			for seq := uint64(1); seq <= p.batches; seq++ {
-				b, fails := p.batch(seq)
+				b, fails := planBatch(t, p, seq)
 				if fails != 0 {
 					t.Errorf("batch %d: %d fails with failure ratio 0", seq, fails)
 				}
@@ -231,10 +232,62 @@ func TestPlanBatches(t *testing.T) {
 	}
 }
 
+// planBatch encodes batch seq of p and decodes it, checking the counts batch returns against
+// what it encoded.
+func planBatch(t *testing.T, p plan, seq uint64) (*sensorv1.ResultBatch, int) {
+	t.Helper()
+	data, results, fails := p.batch([]byte("kept"), seq)
+	if string(data[:4]) != "kept" {
+		t.Fatalf("batch did not append to dst")
+	}
+	b := &sensorv1.ResultBatch{}
+	if err := proto.Unmarshal(data[4:], b); err != nil {
+		t.Fatalf("batch %d does not decode: %v", seq, err)
+	}
+	n := 0
+	for _, r := range b.GetResults() {
+		if r.GetStatus() == sensorv1.Status_STATUS_FAIL {
+			n++
+		}
+	}
+	if len(b.GetResults()) != results || n != fails {
+		t.Fatalf("batch %d: %d results, %d fail; batch said %d and %d", seq, len(b.GetResults()), n, results, fails)
+	}
+	return b, fails
+}
+
+// TestPlanResults: the synthetic results of a batch, passing and failing, field by field.
+func TestPlanResults(t *testing.T) {
+	ids := []string{"linux.a", "linux.b"}
+	for _, tt := range []struct {
+		ratio float64
+		want  *sensorv1.ResultBatch
+	}{
+		{0, &sensorv1.ResultBatch{ScanId: "scn_3", Seq: 1, Final: true, TotalResults: 12, Results: []*sensorv1.Result{{
+			ControlId: "linux.b", Resource: "synthetic-5", Status: sensorv1.Status_STATUS_PASS, Reason: passReason,
+			Evidence: []*sensorv1.Evidence{{Source: "/etc/ssh/sshd_config", Line: 32, Key: "PermitRootLogin", Actual: "no", Expected: "no"}},
+		}}}},
+		{1, &sensorv1.ResultBatch{ScanId: "scn_3", Seq: 1, Final: true, TotalResults: 12, Results: []*sensorv1.Result{{
+			ControlId: "linux.b", Resource: "synthetic-5", Status: sensorv1.Status_STATUS_FAIL, Reason: failReason,
+			Evidence: []*sensorv1.Evidence{{Source: "/etc/ssh/sshd_config", Line: 32, Key: "PermitRootLogin", Actual: "yes", Expected: "no"}},
+		}}}},
+	} {
+		p := newPlan(&sensorv1.Job{ScanId: "scn_3"}, ids, Config{ControlsPerScan: 12, BatchSize: 12, FailureRatio: tt.ratio})
+		b, _ := planBatch(t, p, 1)
+		if len(b.GetResults()) != 12 {
+			t.Fatalf("%d results, want 12", len(b.GetResults()))
+		}
+		b.Results = b.Results[11:] // the last: control b, the sixth resource
+		if !proto.Equal(b, tt.want) {
+			t.Errorf("failure ratio %v: got\n%v\nwant\n%v", tt.ratio, b, tt.want)
+		}
+	}
+}
+
 func TestPlanFailuresAreRepeatable(t *testing.T) {
 	p := newPlan(&sensorv1.Job{ScanId: "scn_2"}, []string{"a"}, Config{ControlsPerScan: 1000, BatchSize: 1000, FailureRatio: 0.3})
-	b1, f1 := p.batch(1)
-	b2, f2 := p.batch(1)
+	b1, f1 := planBatch(t, p, 1)
+	b2, f2 := planBatch(t, p, 1)
 	if f1 != f2 || f1 < 200 || f1 > 400 {
 		t.Fatalf("fails = %d and %d, want the same number near 300", f1, f2)
 	}

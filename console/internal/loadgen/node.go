@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +17,10 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/palisadehq/palisade/pkg/enrolment"
 	"github.com/palisadehq/palisade/pkg/jobs"
@@ -355,36 +359,82 @@ func newPlan(job *sensorv1.Job, ids []string, cfg Config) plan {
 		failRatio: cfg.FailureRatio, seed: binary.LittleEndian.Uint64(sum[:8])}
 }
 
-// batch builds batch seq (from 1) and returns it with its number of fail results.
-func (p plan) batch(seq uint64) (*sensorv1.ResultBatch, int) {
+// The synthetic results are shaped like a real file check's (a reason and one evidence item),
+// so that what is stored per result is about what a sensor sends.
+const (
+	passReason = "synthetic result from palisade-loadgen: PermitRootLogin is no at /etc/ssh/sshd_config:32"
+	failReason = "synthetic result from palisade-loadgen: PermitRootLogin is yes at /etc/ssh/sshd_config:32; expected no"
+)
+
+// Field numbers of the result messages (proto/palisade/sensor/v1/sensor.proto) batch writes.
+const (
+	fieldBatchScanID, fieldBatchSeq, fieldBatchResults, fieldBatchFinal, fieldBatchTotalResults          = 1, 2, 3, 4, 5
+	fieldResultControlID, fieldResultResource, fieldResultStatus, fieldResultReason, fieldResultEvidence = 1, 2, 3, 4, 5
+	fieldEvidenceSource, fieldEvidenceLine, fieldEvidenceKey, fieldEvidenceActual, fieldEvidenceExpected = 1, 2, 3, 4, 5
+)
+
+// batch appends batch seq (from 1), encoded as a sensorv1.ResultBatch, to dst, and returns it
+// with its number of results and of fail results. It writes the message's bytes directly: the
+// load generator stands for thousands of machines on the console's own cores, so building and
+// marshalling a message per result would be measured as the console's cost.
+func (p plan) batch(dst []byte, seq uint64) (data []byte, results, fails int) {
 	from := int(seq-1) * p.batchSize
 	to := min(from+p.batchSize, p.total)
 	rng := rand.New(rand.NewPCG(p.seed, seq))
-	b := &sensorv1.ResultBatch{ScanId: p.scanID, Seq: seq, Results: make([]*sensorv1.Result, 0, max(0, to-from))}
-	fails := 0
+	dst = protowire.AppendTag(dst, fieldBatchScanID, protowire.BytesType)
+	dst = protowire.AppendString(dst, p.scanID)
+	dst = protowire.AppendTag(dst, fieldBatchSeq, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, seq)
+	var r, e []byte
 	for i := from; i < to; i++ {
-		// Shaped like a real file check's result (a reason and one evidence item), so that
-		// what is stored per result is about what a sensor sends.
-		r := &sensorv1.Result{
-			ControlId: p.ids[i/p.perControl],
-			Resource:  fmt.Sprintf("synthetic-%d", i%p.perControl),
-			Status:    sensorv1.Status_STATUS_PASS,
-			Reason:    "synthetic result from palisade-loadgen: PermitRootLogin is no at /etc/ssh/sshd_config:32",
-			Evidence:  []*sensorv1.Evidence{{Source: "/etc/ssh/sshd_config", Line: 32, Key: "PermitRootLogin", Actual: "no", Expected: "no"}},
-		}
+		status, reason, actual := sensorv1.Status_STATUS_PASS, passReason, "no"
 		if rng.Float64() < p.failRatio {
-			r.Status = sensorv1.Status_STATUS_FAIL
-			r.Reason = "synthetic result from palisade-loadgen: PermitRootLogin is yes at /etc/ssh/sshd_config:32; expected no"
-			r.Evidence[0].Actual = "yes"
+			status, reason, actual = sensorv1.Status_STATUS_FAIL, failReason, "yes"
 			fails++
 		}
-		b.Results = append(b.Results, r)
+		e = protowire.AppendTag(e[:0], fieldEvidenceSource, protowire.BytesType)
+		e = protowire.AppendString(e, "/etc/ssh/sshd_config")
+		e = protowire.AppendTag(e, fieldEvidenceLine, protowire.VarintType)
+		e = protowire.AppendVarint(e, 32)
+		e = protowire.AppendTag(e, fieldEvidenceKey, protowire.BytesType)
+		e = protowire.AppendString(e, "PermitRootLogin")
+		e = protowire.AppendTag(e, fieldEvidenceActual, protowire.BytesType)
+		e = protowire.AppendString(e, actual)
+		e = protowire.AppendTag(e, fieldEvidenceExpected, protowire.BytesType)
+		e = protowire.AppendString(e, "no")
+
+		r = protowire.AppendTag(r[:0], fieldResultControlID, protowire.BytesType)
+		r = protowire.AppendString(r, p.ids[i/p.perControl])
+		r = protowire.AppendTag(r, fieldResultResource, protowire.BytesType)
+		n := i % p.perControl
+		r = protowire.AppendVarint(r, uint64(len("synthetic-")+digits(n)))
+		r = strconv.AppendInt(append(r, "synthetic-"...), int64(n), 10)
+		r = protowire.AppendTag(r, fieldResultStatus, protowire.VarintType)
+		r = protowire.AppendVarint(r, uint64(status))
+		r = protowire.AppendTag(r, fieldResultReason, protowire.BytesType)
+		r = protowire.AppendString(r, reason)
+		r = protowire.AppendTag(r, fieldResultEvidence, protowire.BytesType)
+		r = protowire.AppendBytes(r, e)
+
+		dst = protowire.AppendTag(dst, fieldBatchResults, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, r)
 	}
 	if seq == p.batches {
-		b.Final = true
-		b.TotalResults = uint64(p.total)
+		dst = protowire.AppendTag(dst, fieldBatchFinal, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, 1)
+		dst = protowire.AppendTag(dst, fieldBatchTotalResults, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(p.total))
 	}
-	return b, fails
+	return dst, max(0, to-from), fails
+}
+
+// digits returns the number of decimal digits of n >= 0.
+func digits(n int) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // upload streams every batch of p until the final one is acknowledged, opening a new stream
@@ -412,7 +462,7 @@ func (n *node) upload(ctx context.Context, p plan) error {
 func (n *node) stream(ctx context.Context, p plan, acked *uint64) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := n.client.StreamResults(sctx)
+	s, err := n.client.StreamResults(sctx, grpc.ForceCodecV2(batchCodec{encoding.GetCodecV2("proto")}))
 	if err != nil {
 		return err
 	}
@@ -422,13 +472,16 @@ func (n *node) stream(ctx context.Context, p plan, acked *uint64) error {
 	sendErr := make(chan error, 1)
 	first := *acked + 1
 	go func() {
+		size := 0
 		for seq := first; seq <= p.batches; seq++ {
-			b, fails := p.batch(seq)
-			if err := s.Send(b); err != nil {
+			// A new buffer each time: gRPC may still be writing the last one.
+			b, results, fails := p.batch(make([]byte, 0, size), seq)
+			size = len(b)
+			if err := s.SendMsg(encodedBatch(b)); err != nil {
 				sendErr <- err
 				return
 			}
-			counts <- sent{len(b.GetResults()), fails}
+			counts <- sent{results, fails}
 		}
 		sendErr <- s.CloseSend()
 	}()
@@ -456,6 +509,22 @@ func (n *node) stream(ctx context.Context, p plan, acked *uint64) error {
 	// acknowledged, so how the stream ends changes nothing.
 	_, _ = s.Recv()
 	return nil
+}
+
+// encodedBatch is a result batch already encoded, which batchCodec sends as it is.
+type encodedBatch []byte
+
+// batchCodec is gRPC's protobuf codec, except that it sends an encodedBatch's bytes as they are.
+type batchCodec struct {
+	encoding.CodecV2
+}
+
+// Marshal implements encoding.CodecV2.
+func (c batchCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if b, ok := v.(encodedBatch); ok {
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	return c.CodecV2.Marshal(v)
 }
 
 // withRetries calls fn with a per-call timeout until it succeeds, fails for good, or maxAttempts
