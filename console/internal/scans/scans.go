@@ -751,7 +751,14 @@ func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultB
 		return nil, err
 	}
 	now := m.cfg.Now().UTC()
-	batch := store.Batch{ScanID: sc.ID, NodeID: nodeID, Seq: b.GetSeq(), ReceivedAt: now, Results: make([]store.Result, 0, len(b.GetResults()))}
+	buf := ingestPool.Get().(*ingestBuffers)
+	defer buf.release()
+	evidence := 0
+	for _, r := range b.GetResults() {
+		evidence += len(r.GetEvidence())
+	}
+	buf.grow(len(b.GetResults()), evidence)
+	batch := store.Batch{ScanID: sc.ID, NodeID: nodeID, Seq: b.GetSeq(), ReceivedAt: now, Results: buf.results}
 	for i, r := range b.GetResults() {
 		ctl, ok := ctls[r.GetControlId()]
 		if !ok {
@@ -775,11 +782,15 @@ func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultB
 			ScanID: sc.ID, NodeID: nodeID, ControlID: ctl.ControlID, Resource: res, Status: st,
 			Severity: ctl.Severity, Service: ctl.Service, Reason: truncate(r.GetReason(), maxReasonLen),
 		}
-		for _, e := range r.GetEvidence() {
-			out.Evidence = append(out.Evidence, store.Evidence{
-				Source: truncate(e.GetSource(), maxEvidenceField), Line: int(e.GetLine()), Key: truncate(e.GetKey(), maxEvidenceField),
-				Actual: truncate(e.GetActual(), maxEvidenceField), Expected: truncate(e.GetExpected(), maxEvidenceField),
-			})
+		if len(r.GetEvidence()) > 0 {
+			from := len(buf.evidence)
+			for _, e := range r.GetEvidence() {
+				buf.evidence = append(buf.evidence, store.Evidence{
+					Source: truncate(e.GetSource(), maxEvidenceField), Line: int(e.GetLine()), Key: truncate(e.GetKey(), maxEvidenceField),
+					Actual: truncate(e.GetActual(), maxEvidenceField), Expected: truncate(e.GetExpected(), maxEvidenceField),
+				})
+			}
+			out.Evidence = buf.evidence[from:len(buf.evidence):len(buf.evidence)]
 		}
 		batch.Results = append(batch.Results, out)
 	}
@@ -804,6 +815,37 @@ func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultB
 		return nil, err
 	}
 	return ack, nil
+}
+
+// ingestBuffers hold the store's form of one batch's results while Ingest stores them, and
+// then serve the next batch: at a hundred thousand results a second, building each batch anew
+// would be most of what the console allocates, and every byte allocated brings the next
+// collection nearer.
+type ingestBuffers struct {
+	results  []store.Result
+	evidence []store.Evidence
+}
+
+// maxPooledResults bounds the batches whose buffers go back to ingestPool.
+const maxPooledResults = 2 * DefaultMaxBatchResults
+
+var ingestPool = sync.Pool{New: func() any { return new(ingestBuffers) }}
+
+// grow makes room for a batch of results with evidence items in all, both empty.
+func (b *ingestBuffers) grow(results, evidence int) {
+	b.results = slices.Grow(b.results[:0], results)
+	b.evidence = slices.Grow(b.evidence[:0], evidence)
+}
+
+// release clears the buffers, so that they keep no batch's strings alive, and returns them to
+// the pool.
+func (b *ingestBuffers) release() {
+	if cap(b.results) > maxPooledResults || cap(b.evidence) > maxPooledResults {
+		return
+	}
+	clear(b.results[:cap(b.results)])
+	clear(b.evidence[:cap(b.evidence)])
+	ingestPool.Put(b)
 }
 
 // complete scores a scan and marks it complete.

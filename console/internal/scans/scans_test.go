@@ -2,6 +2,9 @@ package scans
 
 import (
 	"context"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,5 +156,74 @@ func TestRescoreSkipsScansNotComplete(t *testing.T) {
 	scores, err := st.Scores(ctx, started[0].ID)
 	if err != nil || len(scores) != 0 {
 		t.Fatalf("scores of a dispatched scan after Rescore: %v, %v; want none", scores, err)
+	}
+}
+
+// TestIngestBatchesKeepTheirResults: batches ingested one after another (the second reusing the
+// first's buffers) each store exactly their own results and evidence, with the limits applied.
+func TestIngestBatchesKeepTheirResults(t *testing.T) {
+	m, st, _ := startFixture(t, &bulkDispatcher{})
+	ctx := context.Background()
+	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := started[0].ID
+	if _, err := m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: id, State: sensorv1.ScanState_SCAN_STATE_RUNNING}); err != nil {
+		t.Fatal(err)
+	}
+	ctls, err := st.ScanControls(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for cid := range ctls {
+		ids = append(ids, cid)
+	}
+	slices.Sort(ids)
+	ev := func(key string, n int) []*sensorv1.Evidence {
+		var out []*sensorv1.Evidence
+		for i := range n {
+			out = append(out, &sensorv1.Evidence{Source: "/etc/" + key, Line: uint32(i + 1), Key: key, Actual: strings.Repeat("a", 5000), Expected: key})
+		}
+		return out
+	}
+	batches := []*sensorv1.ResultBatch{
+		{ScanId: id, Seq: 1, Results: []*sensorv1.Result{
+			{ControlId: ids[0], Resource: " /etc/one ", Status: sensorv1.Status_STATUS_FAIL, Reason: "first", Evidence: ev("one", 3)},
+			{ControlId: ids[1], Resource: "/etc/two", Status: sensorv1.Status_STATUS_PASS, Reason: "second"},
+		}},
+		{ScanId: id, Seq: 2, Results: []*sensorv1.Result{
+			{ControlId: ids[2], Resource: "/etc/three", Status: sensorv1.Status_STATUS_PASS, Reason: "third", Evidence: ev("three", 1)},
+		}, Final: true, TotalResults: 3},
+	}
+	for _, b := range batches {
+		ack, err := m.Ingest(ctx, "n1", b)
+		if err != nil || ack.GetError() != "" {
+			t.Fatalf("batch %d: %v, %q", b.GetSeq(), err, ack.GetError())
+		}
+	}
+	page, err := st.ListResults(ctx, store.ResultFilter{ScanID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEv := func(key string, n int) []store.Evidence {
+		var out []store.Evidence
+		for i := range n {
+			out = append(out, store.Evidence{Source: "/etc/" + key, Line: i + 1, Key: key, Actual: strings.Repeat("a", maxEvidenceField), Expected: key})
+		}
+		return out
+	}
+	want := []store.Result{
+		{ScanID: id, NodeID: "n1", ControlID: ids[0], Resource: "/etc/one", Status: posture.Fail, Reason: "first", Evidence: wantEv("one", 3)},
+		{ScanID: id, NodeID: "n1", ControlID: ids[1], Resource: "/etc/two", Status: posture.Pass, Reason: "second"},
+		{ScanID: id, NodeID: "n1", ControlID: ids[2], Resource: "/etc/three", Status: posture.Pass, Reason: "third", Evidence: wantEv("three", 1)},
+	}
+	for i := range want {
+		c := ctls[want[i].ControlID]
+		want[i].Severity, want[i].Service, want[i].Title = c.Severity, c.Service, c.Title
+	}
+	if !reflect.DeepEqual(page.Results, want) {
+		t.Errorf("stored\n%+v\nwant\n%+v", page.Results, want)
 	}
 }

@@ -120,7 +120,8 @@ type Store interface {
 
 	// StoreBatch stores a batch of results in one transaction. A batch already stored (same
 	// scan and seq) stores nothing and returns Duplicate. A result whose (scan, node,
-	// control, resource) is already stored is ignored. Stored counts the new rows.
+	// control, resource) is already stored is ignored. Stored counts the new rows. The
+	// caller may reuse b.Results once StoreBatch returns, so nothing of it may be kept.
 	StoreBatch(ctx context.Context, b Batch) (BatchOutcome, error)
 	// ListResults filters and pages a scan's results, in the filter's Order.
 	ListResults(ctx context.Context, f ResultFilter) (ResultPage, error)
