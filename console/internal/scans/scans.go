@@ -70,8 +70,9 @@ type Config struct {
 	// SplayRate is how many nodes per second a start lets begin evaluating: the nodes of a
 	// start of n nodes each wait a random time up to n / SplayRate seconds (at most
 	// maxSplay) before they evaluate, so their results reach the console spread over about
-	// the time it needs to store them rather than all at once. 0 means DefaultSplayRate; a
-	// negative rate lets every node begin at once.
+	// the time it needs to store them rather than all at once. A start of at most SplayRate
+	// nodes, one second's worth, is not spread. 0 means DefaultSplayRate; a negative rate
+	// lets every node begin at once.
 	SplayRate int
 }
 
@@ -456,7 +457,7 @@ func (m *Manager) job(ns store.NewScan, node store.Node, p *controlPlan, now tim
 // splay returns how long, in milliseconds, the nodes of a start of n nodes may wait before
 // they evaluate (SplayRate).
 func (m *Manager) splay(n int) uint32 {
-	if m.cfg.SplayRate < 0 {
+	if m.cfg.SplayRate < 0 || n <= m.cfg.SplayRate {
 		return 0
 	}
 	d := min(time.Duration(n)*time.Second/time.Duration(m.cfg.SplayRate), maxSplay)

@@ -114,7 +114,7 @@ func TestStartPublishesInBulk(t *testing.T) {
 		"n4": fmt.Errorf("bus: publish job: %w: context deadline exceeded", jobs.ErrUnconfirmed),
 	}}
 	reg := prometheus.NewRegistry()
-	m, st, cat := startFixture(t, d, func(c *Config) { c.Registerer = reg })
+	m, st, cat := startFixture(t, d, func(c *Config) { c.Registerer = reg; c.SplayRate = 2 })
 	ctx := context.Background()
 	// The sensor of n2 is quick: it reports running before the dispatch is recorded.
 	d.beforeReturn = func() {
@@ -172,10 +172,10 @@ func TestStartPublishesInBulk(t *testing.T) {
 	if len(d.jobs) != 2 {
 		t.Fatalf("%d jobs published, want 2", len(d.jobs))
 	}
-	// Four scans at the default 100 nodes a second: spread over 40 ms.
+	// Four scans at 2 nodes a second: spread over 2 s.
 	for _, j := range d.jobs {
-		if j.GetSplayMillis() != 40 {
-			t.Fatalf("job for %s splays over %d ms, want 40", j.GetNodeId(), j.GetSplayMillis())
+		if j.GetSplayMillis() != 2000 {
+			t.Fatalf("job for %s splays over %d ms, want 2000", j.GetNodeId(), j.GetSplayMillis())
 		}
 	}
 	// n1 runs the console's catalogue and gets control ids; n2 gets the controls themselves.
@@ -604,7 +604,9 @@ func TestSplay(t *testing.T) {
 		want        uint32
 	}{
 		{rate: 0, nodes: 10_000, want: 100_000}, // the default rate, 100 nodes a second
-		{rate: 0, nodes: 1, want: 10},
+		{rate: 0, nodes: 1, want: 0},            // one second's worth at most: no spread
+		{rate: 0, nodes: 100, want: 0},
+		{rate: 0, nodes: 101, want: 1_010}, // more: all of them spread
 		{rate: 100, nodes: 250, want: 2_500},
 		{rate: 1, nodes: 100_000, want: 600_000}, // at most ten minutes
 		{rate: -1, nodes: 10_000, want: 0},       // everybody at once
