@@ -34,9 +34,9 @@ type scanConfig struct {
 // defaultBatchSize is used when a job does not say.
 const defaultBatchSize = 2000
 
-// maxBatchBytes seals a batch before it holds this many encoded bytes of results, whatever the
-// job's batch size: half the largest message the console accepts, so that results with long
-// evidence never make a batch the console must refuse.
+// maxBatchBytes is the most encoded bytes of results a batch holds, whatever the job's batch
+// size (a single larger result goes alone): half the largest message the console accepts, so
+// that results with long evidence do not make a batch the console must refuse.
 const maxBatchBytes = 4 << 20
 
 // runScan evaluates a job's controls and streams the results until the final batch is
@@ -246,10 +246,14 @@ func newUploader(client sensorv1.SensorServiceClient, scanID string, size int, l
 func (u *uploader) add(r *sensorv1.Result) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	size := protowire.SizeBytes(proto.Size(r)) + 1 // the field's tag, length and bytes
+	if len(u.cur) > 0 && u.curSize+size > maxBatchBytes {
+		u.seal(false)
+	}
 	u.cur = append(u.cur, r)
-	u.curSize += protowire.SizeBytes(proto.Size(r)) + 1 // the field's tag, length and bytes
+	u.curSize += size
 	u.total++
-	if len(u.cur) >= u.size || u.curSize >= maxBatchBytes {
+	if len(u.cur) >= u.size {
 		u.seal(false)
 	}
 }

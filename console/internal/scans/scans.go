@@ -755,7 +755,10 @@ func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultB
 	buf := ingestPool.Get().(*ingestBuffers)
 	defer buf.release()
 	evidence := 0
-	for _, r := range b.GetResults() {
+	for i, r := range b.GetResults() {
+		if len(r.GetEvidence()) > maxEvidence {
+			return reject("result %d (control %s): %d evidence items; the limit is %d", i, r.GetControlId(), len(r.GetEvidence()), maxEvidence)
+		}
 		evidence += len(r.GetEvidence())
 	}
 	buf.grow(len(b.GetResults()), evidence)
@@ -775,9 +778,6 @@ func (m *Manager) Ingest(ctx context.Context, nodeID string, b *sensorv1.ResultB
 		}
 		if len(res) > maxResourceLen {
 			return reject("result %d (control %s): resource longer than %d bytes", i, r.GetControlId(), maxResourceLen)
-		}
-		if len(r.GetEvidence()) > maxEvidence {
-			return reject("result %d (control %s): %d evidence items; the limit is %d", i, r.GetControlId(), len(r.GetEvidence()), maxEvidence)
 		}
 		out := store.Result{
 			ScanID: sc.ID, NodeID: nodeID, ControlID: ctl.ControlID, Resource: res, Status: st,

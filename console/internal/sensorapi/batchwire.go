@@ -60,6 +60,10 @@ func (p *evidencePool) next(start *int) *sensorv1.Evidence {
 	return e
 }
 
+// maxPreallocated bounds the results decodeBatch allocates in one slice; twice the largest
+// batch the console accepts by default.
+const maxPreallocated = 10_000
+
 // errInvalidUTF8 is a string field that is not UTF-8, which proto3 forbids.
 var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 
@@ -77,8 +81,10 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	results := make([]sensorv1.Result, n)
-	b.Results = make([]*sensorv1.Result, 0, n)
+	// At most maxPreallocated results are allocated ahead: a malformed batch of millions of
+	// empty results gets no more room than it takes.
+	results := make([]sensorv1.Result, min(n, maxPreallocated))
+	b.Results = make([]*sensorv1.Result, 0, min(n, maxPreallocated))
 	var pool evidencePool
 	for len(data) > 0 {
 		num, typ, m := protowire.ConsumeTag(data)
@@ -95,7 +101,12 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 			var v []byte
 			v, m = protowire.ConsumeBytes(data)
 			if m >= 0 {
-				r := &results[len(b.Results)]
+				var r *sensorv1.Result
+				if i := len(b.Results); i < len(results) {
+					r = &results[i]
+				} else {
+					r = new(sensorv1.Result)
+				}
 				if err := decodeResult(v, r, &pool); err != nil {
 					return nil, fmt.Errorf("result %d: %w", len(b.Results), err)
 				}

@@ -79,12 +79,23 @@ func TestDecodeBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// More results than decodeBatch allocates ahead: the last ones are allocated one by one.
+	beyond := &sensorv1.ResultBatch{}
+	for i := range maxPreallocated + 2 {
+		beyond.Results = append(beyond.Results, &sensorv1.Result{Resource: fmt.Sprint(i)})
+	}
+	beyondBytes, err := proto.Marshal(beyond)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name    string
 		data    []byte
 		wantErr bool
 	}{
 		{"600 evidence items", manyBytes, false},
+		{"more results than allocated ahead", beyondBytes, false},
 		{"empty", nil, false},
 		{"every field", sample, false},
 		{"one result twice", append(append(protowire.AppendTag(nil, fieldBatchResults, protowire.BytesType), protowire.AppendBytes(nil, result0)...),

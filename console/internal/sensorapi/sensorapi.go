@@ -288,7 +288,7 @@ func (s *Server) UpdateScan(ctx context.Context, req *sensorv1.UpdateScanRequest
 //
 // Each batch is received still encoded and decoded only when the decode budget has room for
 // it: when thousands of sensors send at once, each waits holding the bytes it sent (which
-// flow control bounds) rather than the three times larger decoded batch, and no more than
+// flow control bounds) rather than the four times larger decoded batch, and no more than
 // the budget's worth is decoded at any moment however many stream.
 func (s *Server) StreamResults(stream sensorv1.SensorService_StreamResultsServer) error {
 	ctx := stream.Context()

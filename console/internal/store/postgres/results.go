@@ -77,15 +77,18 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 		}
 	}
 	seq := int64(b.Seq) // the full uint64 range, stored two's complement
+	// A buffer goes back to the pool only after a COPY that succeeded: after an error the
+	// driver may still be reading it as the connection closes.
 	direct := newCopy()
-	defer direct.release()
 	for _, i := range firstInKeyOrder(b.Results) {
 		direct.result(b.ScanID, b.NodeID, &b.Results[i])
 	}
 	out, err := s.storeBatch(ctx, b, seq, direct.data(), direct.rows, false)
+	if err == nil {
+		direct.release()
+	}
 	if errors.Is(err, errStoredBefore) {
 		staged := newCopy()
-		defer staged.release()
 		for i, r := range b.Results {
 			staged.tuple(8)
 			staged.int4(int32(i))
@@ -98,6 +101,9 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 			staged.evidence(r.Evidence)
 		}
 		out, err = s.storeBatch(ctx, b, seq, staged.data(), staged.rows, true)
+		if err == nil {
+			staged.release()
+		}
 	}
 	if err != nil {
 		return store.BatchOutcome{}, fmt.Errorf("store batch %d of scan %s: %w", b.Seq, b.ScanID, err)
