@@ -164,11 +164,7 @@ func TestRescoreSkipsScansNotComplete(t *testing.T) {
 func TestIngestBatchesKeepTheirResults(t *testing.T) {
 	m, st, _ := startFixture(t, &bulkDispatcher{})
 	ctx := context.Background()
-	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := started[0].ID
+	id := startOnN1(t, m)
 	if _, err := m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: id, State: sensorv1.ScanState_SCAN_STATE_RUNNING}); err != nil {
 		t.Fatal(err)
 	}

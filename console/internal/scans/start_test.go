@@ -108,6 +108,16 @@ func startFixture(t *testing.T, d Dispatcher, mods ...func(*Config)) (*Manager, 
 	return m, st, cat
 }
 
+// startOnN1 starts a CIS scan of node n1 as alice and returns its id.
+func startOnN1(t *testing.T, m *Manager) string {
+	t.Helper()
+	_, started, err := m.Start(context.Background(), StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return started[0].ID
+}
+
 func TestStartPublishesInBulk(t *testing.T) {
 	d := &bulkDispatcher{fail: map[string]error{
 		"n3": errors.New("bus: publish job: nats: no responders available for request"),
@@ -314,11 +324,7 @@ func TestHeartbeatCrossingTheEnd(t *testing.T) {
 		c.Store = race
 	})
 	ctx := context.Background()
-	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := started[0].ID
+	id := startOnN1(t, m)
 	state, err := m.Update(ctx, "n1", &sensorv1.UpdateScanRequest{ScanId: id, State: sensorv1.ScanState_SCAN_STATE_RUNNING, ControlsTotal: 288})
 	if err != nil || state != posture.Running {
 		t.Fatalf("report running: %s, %v", state, err)
@@ -505,11 +511,7 @@ func TestJobWithExclusionsResolvesTheScansControls(t *testing.T) {
 func TestRunningReportChecksTheNode(t *testing.T) {
 	m, st, _ := startFixture(t, &bulkDispatcher{})
 	ctx := context.Background()
-	_, started, err := m.Start(ctx, StartRequest{Nodes: []string{"n1"}, Benchmarks: []string{"cis"}, Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := started[0].ID
+	id := startOnN1(t, m)
 	running := func(node, scan string, done uint32) (posture.ScanState, error) {
 		return m.Update(ctx, node, &sensorv1.UpdateScanRequest{ScanId: scan, State: sensorv1.ScanState_SCAN_STATE_RUNNING, ControlsDone: done})
 	}

@@ -77,8 +77,13 @@ var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 //     instead of one allocation per message.
 func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 	b := &sensorv1.ResultBatch{}
-	n, err := countResults(data)
-	if err != nil {
+	n := 0
+	if err := fields(data, func(num protowire.Number, typ protowire.Type, v []byte) int {
+		if num == fieldBatchResults && typ == protowire.BytesType {
+			n++
+		}
+		return protowire.ConsumeFieldValue(num, typ, v)
+	}); err != nil {
 		return nil, err
 	}
 	// At most maxPreallocated results are allocated ahead: a malformed batch of millions of
@@ -86,12 +91,8 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 	results := make([]sensorv1.Result, min(n, maxPreallocated))
 	b.Results = make([]*sensorv1.Result, 0, min(n, maxPreallocated))
 	var pool evidencePool
-	for len(data) > 0 {
-		num, typ, m := protowire.ConsumeTag(data)
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		data = data[m:]
+	var nested error
+	err := fields(data, func(num protowire.Number, typ protowire.Type, data []byte) (m int) {
 		switch {
 		case num == fieldBatchScanID && typ == protowire.BytesType:
 			b.ScanId, m = consumeString(data)
@@ -99,19 +100,20 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 			b.Seq, m = protowire.ConsumeVarint(data)
 		case num == fieldBatchResults && typ == protowire.BytesType:
 			var v []byte
-			v, m = protowire.ConsumeBytes(data)
-			if m >= 0 {
-				var r *sensorv1.Result
-				if i := len(b.Results); i < len(results) {
-					r = &results[i]
-				} else {
-					r = new(sensorv1.Result)
-				}
-				if err := decodeResult(v, r, &pool); err != nil {
-					return nil, fmt.Errorf("result %d: %w", len(b.Results), err)
-				}
-				b.Results = append(b.Results, r)
+			if v, m = protowire.ConsumeBytes(data); m < 0 {
+				return m
 			}
+			var r *sensorv1.Result
+			if i := len(b.Results); i < len(results) {
+				r = &results[i]
+			} else {
+				r = new(sensorv1.Result)
+			}
+			if err := decodeResult(v, r, &pool); err != nil {
+				nested = fmt.Errorf("result %d: %w", len(b.Results), err)
+				return errNested
+			}
+			b.Results = append(b.Results, r)
 		case num == fieldBatchFinal && typ == protowire.VarintType:
 			var v uint64
 			v, m = protowire.ConsumeVarint(data)
@@ -121,35 +123,15 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 		default:
 			m = protowire.ConsumeFieldValue(num, typ, data)
 		}
-		if m < 0 {
-			if m == errUTF8 {
-				return nil, errInvalidUTF8
-			}
-			return nil, protowire.ParseError(m)
-		}
-		data = data[m:]
+		return m
+	})
+	if nested != nil {
+		return nil, nested
+	}
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
-}
-
-// countResults counts the results field's occurrences in an encoded batch.
-func countResults(data []byte) (int, error) {
-	n := 0
-	for len(data) > 0 {
-		num, typ, m := protowire.ConsumeTag(data)
-		if m < 0 {
-			return 0, protowire.ParseError(m)
-		}
-		data = data[m:]
-		if num == fieldBatchResults && typ == protowire.BytesType {
-			n++
-		}
-		if m = protowire.ConsumeFieldValue(num, typ, data); m < 0 {
-			return 0, protowire.ParseError(m)
-		}
-		data = data[m:]
-	}
-	return n, nil
 }
 
 // decodeResult decodes one result into r, taking its evidence from pool.
@@ -160,12 +142,8 @@ func decodeResult(data []byte, r *sensorv1.Result, pool *evidencePool) error {
 			r.Evidence = pool.ptrs[start:n:n]
 		}
 	}()
-	for len(data) > 0 {
-		num, typ, m := protowire.ConsumeTag(data)
-		if m < 0 {
-			return protowire.ParseError(m)
-		}
-		data = data[m:]
+	var nested error
+	err := fields(data, func(num protowire.Number, typ protowire.Type, data []byte) (m int) {
 		switch {
 		case num == fieldResultControlID && typ == protowire.BytesType:
 			r.ControlId, m = consumeString(data)
@@ -179,34 +157,27 @@ func decodeResult(data []byte, r *sensorv1.Result, pool *evidencePool) error {
 			r.Reason, m = consumeString(data)
 		case num == fieldResultEvidence && typ == protowire.BytesType:
 			var v []byte
-			v, m = protowire.ConsumeBytes(data)
-			if m >= 0 {
-				if err := decodeEvidence(v, pool.next(&start)); err != nil {
-					return fmt.Errorf("evidence %d: %w", len(pool.ptrs)-start-1, err)
-				}
+			if v, m = protowire.ConsumeBytes(data); m < 0 {
+				return m
+			}
+			if err := decodeEvidence(v, pool.next(&start)); err != nil {
+				nested = fmt.Errorf("evidence %d: %w", len(pool.ptrs)-start-1, err)
+				return errNested
 			}
 		default:
 			m = protowire.ConsumeFieldValue(num, typ, data)
 		}
-		if m == errUTF8 {
-			return errInvalidUTF8
-		}
-		if m < 0 {
-			return protowire.ParseError(m)
-		}
-		data = data[m:]
+		return m
+	})
+	if nested != nil {
+		return nested
 	}
-	return nil
+	return err
 }
 
 // decodeEvidence decodes one evidence item into e.
 func decodeEvidence(data []byte, e *sensorv1.Evidence) error {
-	for len(data) > 0 {
-		num, typ, m := protowire.ConsumeTag(data)
-		if m < 0 {
-			return protowire.ParseError(m)
-		}
-		data = data[m:]
+	return fields(data, func(num protowire.Number, typ protowire.Type, data []byte) (m int) {
 		switch {
 		case num == fieldEvidenceSource && typ == protowire.BytesType:
 			e.Source, m = consumeString(data)
@@ -223,10 +194,30 @@ func decodeEvidence(data []byte, e *sensorv1.Evidence) error {
 		default:
 			m = protowire.ConsumeFieldValue(num, typ, data)
 		}
-		if m == errUTF8 {
-			return errInvalidUTF8
-		}
+		return m
+	})
+}
+
+// fields calls field for each field of an encoded message with its number, its wire type and
+// the bytes from its value on. field returns how many of them the value took, as protowire's
+// Consume functions do, or a negative code: protowire's, errUTF8 or errNested (the caller
+// keeps that error).
+func fields(data []byte, field func(num protowire.Number, typ protowire.Type, data []byte) int) error {
+	for len(data) > 0 {
+		num, typ, m := protowire.ConsumeTag(data)
 		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		if !num.IsValid() {
+			return fmt.Errorf("invalid field number %d", num)
+		}
+		data = data[m:]
+		switch m = field(num, typ, data); {
+		case m == errUTF8:
+			return errInvalidUTF8
+		case m == errNested:
+			return errNestedMessage
+		case m < 0:
 			return protowire.ParseError(m)
 		}
 		data = data[m:]
@@ -234,9 +225,16 @@ func decodeEvidence(data []byte, e *sensorv1.Evidence) error {
 	return nil
 }
 
-// errUTF8 is what consumeString returns, in place of a length, for a string that is not UTF-8;
-// it is below every error protowire returns.
-const errUTF8 = -1000
+// Codes a fields callback returns in place of a length, below every code protowire returns:
+// errUTF8 for a string that is not UTF-8, errNested for an embedded message that failed to
+// decode.
+const (
+	errUTF8   = -1000
+	errNested = -1001
+)
+
+// errNestedMessage is what fields returns for errNested; the callback keeps the real error.
+var errNestedMessage = errors.New("an embedded message could not be decoded")
 
 // consumeString is protowire.ConsumeBytes for a string field: a view of data, not a copy,
 // checked to be UTF-8.

@@ -105,6 +105,7 @@ func TestDecodeBatch(t *testing.T) {
 		{"truncated length", undecodable, true},
 		{"invalid UTF-8 in evidence", badUTF8Bytes, true},
 		{"field number zero", []byte{0x00, 0x01}, true},
+		{"field number above the largest", []byte("\x99\x87\xa6\x83000000000"), true},
 		{"varint overflow", []byte{0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, true},
 	}
 	for _, tt := range tests {
