@@ -91,6 +91,20 @@ func (c *copyData) result(scanID, nodeID string, r *store.Result) {
 	c.evidence(r.Evidence)
 }
 
+// staged adds r, the batch's result at position ord, as a row of the staging table
+// (copyStaged's columns).
+func (c *copyData) staged(ord int, r *store.Result) {
+	c.tuple(8)
+	c.int4(int32(ord))
+	c.text(r.ControlID)
+	c.text(r.Resource)
+	c.text(string(r.Status))
+	c.text(string(r.Severity))
+	c.text(r.Service)
+	c.text(r.Reason)
+	c.evidence(r.Evidence)
+}
+
 // data ends the COPY data and returns it.
 func (c *copyData) data() []byte {
 	c.buf = binary.BigEndian.AppendUint16(c.buf, math.MaxUint16) // -1: no more tuples

@@ -89,16 +89,8 @@ func (s *Store) StoreBatch(ctx context.Context, b store.Batch) (store.BatchOutco
 	}
 	if errors.Is(err, errStoredBefore) {
 		staged := newCopy()
-		for i, r := range b.Results {
-			staged.tuple(8)
-			staged.int4(int32(i))
-			staged.text(r.ControlID)
-			staged.text(r.Resource)
-			staged.text(string(r.Status))
-			staged.text(string(r.Severity))
-			staged.text(r.Service)
-			staged.text(r.Reason)
-			staged.evidence(r.Evidence)
+		for i := range b.Results {
+			staged.staged(i, &b.Results[i])
 		}
 		out, err = s.storeBatch(ctx, b, seq, staged.data(), staged.rows, true)
 		if err == nil {
