@@ -69,3 +69,27 @@ func StateFromProto(s sensorv1.ScanState) (posture.ScanState, bool) {
 func EnumName(full, prefix string) string {
 	return strings.ToLower(strings.TrimPrefix(full, prefix))
 }
+
+// Field numbers of the result messages (proto/palisade/sensor/v1/sensor.proto), for the code
+// that reads or writes those messages' bytes directly: the console's batch decoder and the
+// load generator's batch encoder, both on the ingest path. TestFieldNumbers checks them
+// against the generated descriptors.
+const (
+	FieldBatchScanID       = 1
+	FieldBatchSeq          = 2
+	FieldBatchResults      = 3
+	FieldBatchFinal        = 4
+	FieldBatchTotalResults = 5
+
+	FieldResultControlID = 1
+	FieldResultResource  = 2
+	FieldResultStatus    = 3
+	FieldResultReason    = 4
+	FieldResultEvidence  = 5
+
+	FieldEvidenceSource   = 1
+	FieldEvidenceLine     = 2
+	FieldEvidenceKey      = 3
+	FieldEvidenceActual   = 4
+	FieldEvidenceExpected = 5
+)

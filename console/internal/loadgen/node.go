@@ -366,13 +366,6 @@ const (
 	failReason = "synthetic result from palisade-loadgen: PermitRootLogin is yes at /etc/ssh/sshd_config:32; expected no"
 )
 
-// Field numbers of the result messages (proto/palisade/sensor/v1/sensor.proto) batch writes.
-const (
-	fieldBatchScanID, fieldBatchSeq, fieldBatchResults, fieldBatchFinal, fieldBatchTotalResults          = 1, 2, 3, 4, 5
-	fieldResultControlID, fieldResultResource, fieldResultStatus, fieldResultReason, fieldResultEvidence = 1, 2, 3, 4, 5
-	fieldEvidenceSource, fieldEvidenceLine, fieldEvidenceKey, fieldEvidenceActual, fieldEvidenceExpected = 1, 2, 3, 4, 5
-)
-
 // batch appends batch seq (from 1), encoded as a sensorv1.ResultBatch, to dst, and returns it
 // with its number of results and of fail results. It writes the message's bytes directly: the
 // load generator stands for thousands of machines on the console's own cores, so building and
@@ -381,9 +374,9 @@ func (p plan) batch(dst []byte, seq uint64) (data []byte, results, fails int) {
 	from := int(seq-1) * p.batchSize
 	to := min(from+p.batchSize, p.total)
 	rng := rand.New(rand.NewPCG(p.seed, seq))
-	dst = protowire.AppendTag(dst, fieldBatchScanID, protowire.BytesType)
+	dst = protowire.AppendTag(dst, wire.FieldBatchScanID, protowire.BytesType)
 	dst = protowire.AppendString(dst, p.scanID)
-	dst = protowire.AppendTag(dst, fieldBatchSeq, protowire.VarintType)
+	dst = protowire.AppendTag(dst, wire.FieldBatchSeq, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, seq)
 	var r, e []byte
 	for i := from; i < to; i++ {
@@ -392,37 +385,37 @@ func (p plan) batch(dst []byte, seq uint64) (data []byte, results, fails int) {
 			status, reason, actual = sensorv1.Status_STATUS_FAIL, failReason, "yes"
 			fails++
 		}
-		e = protowire.AppendTag(e[:0], fieldEvidenceSource, protowire.BytesType)
+		e = protowire.AppendTag(e[:0], wire.FieldEvidenceSource, protowire.BytesType)
 		e = protowire.AppendString(e, "/etc/ssh/sshd_config")
-		e = protowire.AppendTag(e, fieldEvidenceLine, protowire.VarintType)
+		e = protowire.AppendTag(e, wire.FieldEvidenceLine, protowire.VarintType)
 		e = protowire.AppendVarint(e, 32)
-		e = protowire.AppendTag(e, fieldEvidenceKey, protowire.BytesType)
+		e = protowire.AppendTag(e, wire.FieldEvidenceKey, protowire.BytesType)
 		e = protowire.AppendString(e, "PermitRootLogin")
-		e = protowire.AppendTag(e, fieldEvidenceActual, protowire.BytesType)
+		e = protowire.AppendTag(e, wire.FieldEvidenceActual, protowire.BytesType)
 		e = protowire.AppendString(e, actual)
-		e = protowire.AppendTag(e, fieldEvidenceExpected, protowire.BytesType)
+		e = protowire.AppendTag(e, wire.FieldEvidenceExpected, protowire.BytesType)
 		e = protowire.AppendString(e, "no")
 
-		r = protowire.AppendTag(r[:0], fieldResultControlID, protowire.BytesType)
+		r = protowire.AppendTag(r[:0], wire.FieldResultControlID, protowire.BytesType)
 		r = protowire.AppendString(r, p.ids[i/p.perControl])
-		r = protowire.AppendTag(r, fieldResultResource, protowire.BytesType)
+		r = protowire.AppendTag(r, wire.FieldResultResource, protowire.BytesType)
 		n := i % p.perControl
 		r = protowire.AppendVarint(r, uint64(len("synthetic-")+digits(n)))
 		r = strconv.AppendInt(append(r, "synthetic-"...), int64(n), 10)
-		r = protowire.AppendTag(r, fieldResultStatus, protowire.VarintType)
+		r = protowire.AppendTag(r, wire.FieldResultStatus, protowire.VarintType)
 		r = protowire.AppendVarint(r, uint64(status))
-		r = protowire.AppendTag(r, fieldResultReason, protowire.BytesType)
+		r = protowire.AppendTag(r, wire.FieldResultReason, protowire.BytesType)
 		r = protowire.AppendString(r, reason)
-		r = protowire.AppendTag(r, fieldResultEvidence, protowire.BytesType)
+		r = protowire.AppendTag(r, wire.FieldResultEvidence, protowire.BytesType)
 		r = protowire.AppendBytes(r, e)
 
-		dst = protowire.AppendTag(dst, fieldBatchResults, protowire.BytesType)
+		dst = protowire.AppendTag(dst, wire.FieldBatchResults, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, r)
 	}
 	if seq == p.batches {
-		dst = protowire.AppendTag(dst, fieldBatchFinal, protowire.VarintType)
+		dst = protowire.AppendTag(dst, wire.FieldBatchFinal, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, 1)
-		dst = protowire.AppendTag(dst, fieldBatchTotalResults, protowire.VarintType)
+		dst = protowire.AppendTag(dst, wire.FieldBatchTotalResults, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(p.total))
 	}
 	return dst, max(0, to-from), fails

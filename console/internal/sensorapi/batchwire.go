@@ -8,28 +8,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
-)
-
-// Field numbers of the messages decodeBatch reads (proto/palisade/sensor/v1/sensor.proto).
-const (
-	fieldBatchScanID       = 1
-	fieldBatchSeq          = 2
-	fieldBatchResults      = 3
-	fieldBatchFinal        = 4
-	fieldBatchTotalResults = 5
-
-	fieldResultControlID = 1
-	fieldResultResource  = 2
-	fieldResultStatus    = 3
-	fieldResultReason    = 4
-	fieldResultEvidence  = 5
-
-	fieldEvidenceSource   = 1
-	fieldEvidenceLine     = 2
-	fieldEvidenceKey      = 3
-	fieldEvidenceActual   = 4
-	fieldEvidenceExpected = 5
 )
 
 // evidenceChunk is how many Evidence messages (and pointers to them) decodeBatch allocates at a
@@ -79,7 +59,7 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 	b := &sensorv1.ResultBatch{}
 	n := 0
 	if err := fields(data, func(num protowire.Number, typ protowire.Type, v []byte) int {
-		if num == fieldBatchResults && typ == protowire.BytesType {
+		if num == wire.FieldBatchResults && typ == protowire.BytesType {
 			n++
 		}
 		return protowire.ConsumeFieldValue(num, typ, v)
@@ -94,11 +74,11 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 	var nested error
 	err := fields(data, func(num protowire.Number, typ protowire.Type, data []byte) (m int) {
 		switch {
-		case num == fieldBatchScanID && typ == protowire.BytesType:
+		case num == wire.FieldBatchScanID && typ == protowire.BytesType:
 			b.ScanId, m = consumeString(data)
-		case num == fieldBatchSeq && typ == protowire.VarintType:
+		case num == wire.FieldBatchSeq && typ == protowire.VarintType:
 			b.Seq, m = protowire.ConsumeVarint(data)
-		case num == fieldBatchResults && typ == protowire.BytesType:
+		case num == wire.FieldBatchResults && typ == protowire.BytesType:
 			var v []byte
 			if v, m = protowire.ConsumeBytes(data); m < 0 {
 				return m
@@ -114,11 +94,11 @@ func decodeBatch(data []byte) (*sensorv1.ResultBatch, error) {
 				return errNested
 			}
 			b.Results = append(b.Results, r)
-		case num == fieldBatchFinal && typ == protowire.VarintType:
+		case num == wire.FieldBatchFinal && typ == protowire.VarintType:
 			var v uint64
 			v, m = protowire.ConsumeVarint(data)
 			b.Final = v != 0
-		case num == fieldBatchTotalResults && typ == protowire.VarintType:
+		case num == wire.FieldBatchTotalResults && typ == protowire.VarintType:
 			b.TotalResults, m = protowire.ConsumeVarint(data)
 		default:
 			m = protowire.ConsumeFieldValue(num, typ, data)
@@ -145,17 +125,17 @@ func decodeResult(data []byte, r *sensorv1.Result, pool *evidencePool) error {
 	var nested error
 	err := fields(data, func(num protowire.Number, typ protowire.Type, data []byte) (m int) {
 		switch {
-		case num == fieldResultControlID && typ == protowire.BytesType:
+		case num == wire.FieldResultControlID && typ == protowire.BytesType:
 			r.ControlId, m = consumeString(data)
-		case num == fieldResultResource && typ == protowire.BytesType:
+		case num == wire.FieldResultResource && typ == protowire.BytesType:
 			r.Resource, m = consumeString(data)
-		case num == fieldResultStatus && typ == protowire.VarintType:
+		case num == wire.FieldResultStatus && typ == protowire.VarintType:
 			var v uint64
 			v, m = protowire.ConsumeVarint(data)
 			r.Status = sensorv1.Status(int32(v))
-		case num == fieldResultReason && typ == protowire.BytesType:
+		case num == wire.FieldResultReason && typ == protowire.BytesType:
 			r.Reason, m = consumeString(data)
-		case num == fieldResultEvidence && typ == protowire.BytesType:
+		case num == wire.FieldResultEvidence && typ == protowire.BytesType:
 			var v []byte
 			if v, m = protowire.ConsumeBytes(data); m < 0 {
 				return m
@@ -179,17 +159,17 @@ func decodeResult(data []byte, r *sensorv1.Result, pool *evidencePool) error {
 func decodeEvidence(data []byte, e *sensorv1.Evidence) error {
 	return fields(data, func(num protowire.Number, typ protowire.Type, data []byte) (m int) {
 		switch {
-		case num == fieldEvidenceSource && typ == protowire.BytesType:
+		case num == wire.FieldEvidenceSource && typ == protowire.BytesType:
 			e.Source, m = consumeString(data)
-		case num == fieldEvidenceLine && typ == protowire.VarintType:
+		case num == wire.FieldEvidenceLine && typ == protowire.VarintType:
 			var v uint64
 			v, m = protowire.ConsumeVarint(data)
 			e.Line = uint32(v)
-		case num == fieldEvidenceKey && typ == protowire.BytesType:
+		case num == wire.FieldEvidenceKey && typ == protowire.BytesType:
 			e.Key, m = consumeString(data)
-		case num == fieldEvidenceActual && typ == protowire.BytesType:
+		case num == wire.FieldEvidenceActual && typ == protowire.BytesType:
 			e.Actual, m = consumeString(data)
-		case num == fieldEvidenceExpected && typ == protowire.BytesType:
+		case num == wire.FieldEvidenceExpected && typ == protowire.BytesType:
 			e.Expected, m = consumeString(data)
 		default:
 			m = protowire.ConsumeFieldValue(num, typ, data)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/palisadehq/palisade/pkg/wire"
 	sensorv1 "github.com/palisadehq/palisade/proto/gen/palisade/sensor/v1"
 )
 
@@ -45,9 +46,9 @@ func TestDecodeBatch(t *testing.T) {
 	withUnknown = protowire.AppendTag(withUnknown, 99, protowire.BytesType)
 	withUnknown = protowire.AppendBytes(withUnknown, []byte("future field"))
 	withUnknown = append(withUnknown, sample...)
-	withUnknown = protowire.AppendTag(withUnknown, fieldBatchScanID, protowire.VarintType) // wrong wire type
+	withUnknown = protowire.AppendTag(withUnknown, wire.FieldBatchScanID, protowire.VarintType) // wrong wire type
 	withUnknown = protowire.AppendVarint(withUnknown, 7)
-	withUnknown = protowire.AppendTag(withUnknown, fieldBatchSeq, protowire.VarintType) // again: the last wins
+	withUnknown = protowire.AppendTag(withUnknown, wire.FieldBatchSeq, protowire.VarintType) // again: the last wins
 	withUnknown = protowire.AppendVarint(withUnknown, 5)
 	withUnknown = protowire.AppendTag(withUnknown, 100, protowire.StartGroupType)
 	withUnknown = protowire.AppendTag(withUnknown, 1, protowire.VarintType)
@@ -56,12 +57,12 @@ func TestDecodeBatch(t *testing.T) {
 
 	// proto.Marshal refuses invalid UTF-8, so this batch is built by hand.
 	var badEvidence []byte
-	badEvidence = protowire.AppendTag(badEvidence, fieldEvidenceActual, protowire.BytesType)
+	badEvidence = protowire.AppendTag(badEvidence, wire.FieldEvidenceActual, protowire.BytesType)
 	badEvidence = protowire.AppendBytes(badEvidence, []byte{0xff})
 	var badResult []byte
-	badResult = protowire.AppendTag(badResult, fieldResultEvidence, protowire.BytesType)
+	badResult = protowire.AppendTag(badResult, wire.FieldResultEvidence, protowire.BytesType)
 	badResult = protowire.AppendBytes(badResult, badEvidence)
-	badUTF8Bytes := protowire.AppendTag(nil, fieldBatchResults, protowire.BytesType)
+	badUTF8Bytes := protowire.AppendTag(nil, wire.FieldBatchResults, protowire.BytesType)
 	badUTF8Bytes = protowire.AppendBytes(badUTF8Bytes, badResult)
 
 	// Three results of 200 evidence items each: the second's run of pointers moves to a new
@@ -98,8 +99,8 @@ func TestDecodeBatch(t *testing.T) {
 		{"more results than allocated ahead", beyondBytes, false},
 		{"empty", nil, false},
 		{"every field", sample, false},
-		{"one result twice", append(append(protowire.AppendTag(nil, fieldBatchResults, protowire.BytesType), protowire.AppendBytes(nil, result0)...),
-			append(protowire.AppendTag(nil, fieldBatchResults, protowire.BytesType), protowire.AppendBytes(nil, result0)...)...), false},
+		{"one result twice", append(append(protowire.AppendTag(nil, wire.FieldBatchResults, protowire.BytesType), protowire.AppendBytes(nil, result0)...),
+			append(protowire.AppendTag(nil, wire.FieldBatchResults, protowire.BytesType), protowire.AppendBytes(nil, result0)...)...), false},
 		{"unknown fields, wrong wire type, a field twice", withUnknown, false},
 		{"truncated inside a result", sample[:40], true},
 		{"truncated length", undecodable, true},
