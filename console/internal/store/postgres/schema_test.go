@@ -16,8 +16,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/schema.txt from the migrated database")
 
-// schemaQuery describes the tables, columns, constraints and indexes of the current schema,
-// one line each, in a stable order (goose's own table left out).
+// schemaQuery describes the tables (with their partitions), columns, constraints and indexes of
+// the current schema, one line each, in a stable order (goose's own table left out).
 const schemaQuery = `
 SELECT 'table ' || c.relname || ' column ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
 	|| COALESCE(' collate ' || NULLIF(co.collname, 'default'), '')
@@ -29,16 +29,31 @@ JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-WHERE c.relkind = 'r' AND c.relname <> 'goose_db_version'
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'goose_db_version'
+UNION ALL
+SELECT 'table ' || c.relname || ' partitioned by ' || pg_get_partkeydef(c.oid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+WHERE c.relkind = 'p'
+UNION ALL
+SELECT 'table ' || p.relname || ' partition ' || c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+JOIN pg_inherits i ON i.inhrelid = c.oid
+JOIN pg_class p ON p.oid = i.inhparent
+WHERE c.relispartition AND c.relkind = 'r'
 UNION ALL
 SELECT 'table ' || c.relname || ' constraint ' || pg_get_constraintdef(k.oid)
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
-WHERE c.relname <> 'goose_db_version' AND k.contype IN ('p', 'u', 'f', 'c')
+WHERE c.relname <> 'goose_db_version' AND NOT c.relispartition AND k.contype IN ('p', 'u', 'f', 'c')
 UNION ALL
 SELECT 'index ' || replace(indexdef, current_schema() || '.', '')
-FROM pg_indexes WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'
+FROM pg_indexes x
+JOIN pg_class c ON c.relname = x.tablename
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = x.schemaname
+WHERE x.schemaname = current_schema() AND x.tablename <> 'goose_db_version' AND NOT c.relispartition
 ORDER BY 1`
 
 // TestSchema compares the schema the migrations produce with the canonical one in
@@ -112,7 +127,86 @@ func TestReopen(t *testing.T) {
 	if applied, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(applied), "[20261126000001 20261126000002 20261126000003 20261126000004 20261126000005 20261126000007]"; got != want {
+	if got, want := fmt.Sprint(applied), "[20261126000001 20261126000002 20261126000003 20261126000004 20261126000005 20261126000007 20261127000008]"; got != want {
 		t.Fatalf("applied migrations = %s; want each once: %s", got, want)
+	}
+}
+
+// queryText runs a query that returns one text value on a connection of its own.
+func queryText(t *testing.T, dsn, sql string) string {
+	t.Helper()
+	ctx := t.Context()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var v string
+	if err := c.QueryRow(ctx, sql).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+// TestResultsPartitionMigration writes results as the schema before partitioning held them,
+// migrates up and down again, and checks that every row crosses both ways intact, that rows
+// land in the partition of their scan, and that the primary key still refuses a duplicate.
+func TestResultsPartitionMigration(t *testing.T) {
+	ctx := t.Context()
+	dsn := freshSchema(t)
+	const before, partitioned = 20261126000007, 20261127000008
+	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
+		t.Fatalf("migrate to %d: %v", before, err)
+	}
+	for s := 1; s <= 3; s++ {
+		exec(t, dsn, fmt.Sprintf(`INSERT INTO results (scan_id, control_id, resource, node_id, status, severity, service, reason, evidence)
+			VALUES ('s-%[1]d', 'c-1', '/etc/a', 'n-%[1]d', 'pass', 'high', 'ssh', 'ok %[1]d', '[{"path":"/etc/a"}]'),
+			       ('s-%[1]d', 'c-2', '', 'n-%[1]d', 'fail', 'low', 'kernel', 'bad %[1]d', NULL)`, s))
+	}
+	const rows = `SELECT string_agg(concat_ws('|', scan_id, control_id, resource, node_id, status, severity, service, reason, coalesce(evidence, 'null')), ';'
+		ORDER BY scan_id, control_id) FROM results`
+	const want = `s-1|c-1|/etc/a|n-1|pass|high|ssh|ok 1|[{"path":"/etc/a"}];s-1|c-2||n-1|fail|low|kernel|bad 1|null;` +
+		`s-2|c-1|/etc/a|n-2|pass|high|ssh|ok 2|[{"path":"/etc/a"}];s-2|c-2||n-2|fail|low|kernel|bad 2|null;` +
+		`s-3|c-1|/etc/a|n-3|pass|high|ssh|ok 3|[{"path":"/etc/a"}];s-3|c-2||n-3|fail|low|kernel|bad 3|null`
+
+	s, err := postgres.Open(ctx, postgres.Config{URL: dsn})
+	if err != nil {
+		t.Fatalf("Open (migrating to %d): %v", partitioned, err)
+	}
+	s.Close()
+	if got := queryText(t, dsn, rows); got != want {
+		t.Fatalf("results after partitioning:\n got %s\nwant %s", got, want)
+	}
+	// Both results of a scan sit in one partition, the one its hash names.
+	const placement = `SELECT string_agg(DISTINCT scan_id || '=' || tableoid::regclass::text, ',') FROM results`
+	const scanPartitions = `SELECT string_agg(scan_id || '=' || p, ',' ORDER BY scan_id) FROM (
+		SELECT DISTINCT scan_id, (SELECT c.relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
+			WHERE i.inhparent = 'results'::regclass AND satisfies_hash_partition('results'::regclass, 16,
+				substr(c.relname, 10)::int, r.scan_id)) AS p FROM results r) x`
+	if got, want := queryText(t, dsn, placement), queryText(t, dsn, scanPartitions); got != want {
+		t.Fatalf("results placed in %s; their scans hash to %s", got, want)
+	}
+	if got := queryText(t, dsn, `SELECT count(DISTINCT tableoid)::text FROM results`); got == "1" {
+		t.Fatal("three scans' results all in one partition: the table is not split")
+	}
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(ctx, `INSERT INTO results (scan_id, control_id, resource, node_id, status, severity, service, reason)
+		VALUES ('s-2', 'c-2', '', 'n-2', 'pass', 'low', 'kernel', 'again')`)
+	c.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "duplicate key") {
+		t.Fatalf("a second row with a stored result's key: err = %v; want a duplicate key error", err)
+	}
+
+	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
+		t.Fatalf("migrate down to %d: %v", before, err)
+	}
+	if got := queryText(t, dsn, rows); got != want {
+		t.Fatalf("results after migrating down:\n got %s\nwant %s", got, want)
+	}
+	if got := queryText(t, dsn, `SELECT relkind::text FROM pg_class WHERE oid = 'results'::regclass`); got != "r" {
+		t.Fatalf("results after migrating down has relkind %q; want a plain table (r)", got)
 	}
 }
