@@ -36,7 +36,7 @@ const moveStaged = `WITH ins AS (
 	SELECT DISTINCT ON (control_id, resource) $1::text, control_id, resource, $2::text, status, severity, service, reason, evidence
 	FROM ` + stagingTable + `
 	ORDER BY control_id, resource, ord
-	ON CONFLICT (scan_id, control_id, resource, node_id) DO NOTHING
+	ON CONFLICT (scan_id, control_id, resource) DO NOTHING
 	RETURNING 1
 ), n AS (
 	SELECT count(*)::integer AS stored FROM ins
@@ -241,9 +241,11 @@ func resultWhere(f store.ResultFilter, p *placeholders) (from, where string) {
 }
 
 // resultOrder is the sort key of results r in order o: the rank of the severity or status
-// when o ranks one, then control id, resource and node id.
+// when o ranks one, then control id and resource. The store's order ends with the node id, but
+// every result of a scan has the scan's node, so within one scan these keys order them the
+// same, and they are the primary key's, which serves the default order.
 func resultOrder(o store.ResultOrder) string {
-	const keys = `r.control_id, r.resource, r.node_id`
+	const keys = `r.control_id, r.resource`
 	column, values := o.Ranking()
 	if column == "" {
 		return keys
@@ -275,7 +277,7 @@ func (s *Store) ListResults(ctx context.Context, f store.ResultFilter) (store.Re
 	page := `SELECT r.control_id, r.resource, r.node_id, r.status, r.severity, r.service, r.reason, r.evidence
 		FROM ` + from + ` WHERE ` + where
 	if after != nil {
-		cursor := []string{p.add(after.ControlID), p.add(after.Resource), p.add(after.NodeID)}
+		cursor := []string{p.add(after.ControlID), p.add(after.Resource)}
 		if column, _ := f.Order.Ranking(); column != "" {
 			cursor = append([]string{p.add(after.Rank)}, cursor...)
 		}

@@ -193,8 +193,9 @@ func TestResultsPartitionMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The key is (scan, control, resource): a scan's results all come from its node.
 	_, err = c.Exec(ctx, `INSERT INTO results (scan_id, control_id, resource, node_id, status, severity, service, reason)
-		VALUES ('s-2', 'c-2', '', 'n-2', 'pass', 'low', 'kernel', 'again')`)
+		VALUES ('s-2', 'c-2', '', 'n-9', 'pass', 'low', 'kernel', 'again')`)
 	c.Close(ctx)
 	if err == nil || !strings.Contains(err.Error(), "duplicate key") {
 		t.Fatalf("a second row with a stored result's key: err = %v; want a duplicate key error", err)
