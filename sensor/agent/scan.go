@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,7 +273,18 @@ func (u *uploader) count() uint64 {
 	return u.total
 }
 
+// seal queues the results added since the last batch as the next batch, in the order of the
+// console's results key (control id, then resource, comparing bytes; results with one key keep
+// the order they came in, since the console stores the first). The console sorts a batch that
+// is not in that order before storing it, on cores that serve the whole fleet; sorted here, on
+// the host the results come from, the console only checks the order.
 func (u *uploader) seal(final bool) {
+	slices.SortStableFunc(u.cur, func(x, y *sensorv1.Result) int {
+		if c := strings.Compare(x.GetControlId(), y.GetControlId()); c != 0 {
+			return c
+		}
+		return strings.Compare(x.GetResource(), y.GetResource())
+	})
 	b := &sensorv1.ResultBatch{ScanId: u.scanID, Seq: u.nextSeq, Results: u.cur, Final: final}
 	if final {
 		b.TotalResults = u.total

@@ -93,6 +93,36 @@ func TestSplayWait(t *testing.T) {
 
 // TestBatchBounds: a batch is sealed at the job's batch size, or earlier when its results
 // reach maxBatchBytes encoded; the final batch carries the scan's result count.
+// TestBatchOrder: each batch goes out in the console's key order (control id, then resource,
+// by bytes), whatever order the checks finished in; two results with one key keep the order
+// they were added in, and no result moves to another batch.
+func TestBatchOrder(t *testing.T) {
+	u := newUploader(nil, "scn_1", 4, zap.NewNop(), 0, 0)
+	for _, r := range []struct{ control, resource, reason string }{
+		{"ssh.b", "/etc/ssh/sshd_config", "1"}, {"kernel.a", "net.ipv4.ip_forward", "2"},
+		{"ssh.b", "/etc/ssh/sshd_config.d/10.conf", "3"}, {"kernel.a", "kernel.dmesg_restrict", "4"},
+		{"fs.z", "/tmp", "5"}, {"fs.z", "/tmp", "6"}, {"audit.a", "/etc/audit/auditd.conf", "7"},
+	} {
+		u.add(&sensorv1.Result{ControlId: r.control, Resource: r.resource, Reason: r.reason})
+	}
+	u.finish()
+	var got []string
+	for _, b := range u.queue {
+		var keys []string
+		for _, r := range b.GetResults() {
+			keys = append(keys, r.GetControlId()+" "+r.GetResource()+" "+r.GetReason())
+		}
+		got = append(got, strings.Join(keys, ", "))
+	}
+	want := []string{
+		"kernel.a kernel.dmesg_restrict 4, kernel.a net.ipv4.ip_forward 2, ssh.b /etc/ssh/sshd_config 1, ssh.b /etc/ssh/sshd_config.d/10.conf 3",
+		"audit.a /etc/audit/auditd.conf 7, fs.z /tmp 5, fs.z /tmp 6",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("batches:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestBatchBounds(t *testing.T) {
 	small := func(i int) *sensorv1.Result {
 		return &sensorv1.Result{ControlId: "linux.c", Resource: fmt.Sprintf("/r/%d", i), Status: sensorv1.Status_STATUS_PASS}

@@ -616,6 +616,7 @@ func (f *fleet) controlIDs(job *sensorv1.Job) ([]string, error) {
 	for i, c := range ctls {
 		ids[i] = c.ID
 	}
+	slices.Sort(ids) // in the results' key order, which the plans keep
 	f.mu.Lock()
 	f.controls[key] = ids
 	f.mu.Unlock()

@@ -181,7 +181,7 @@ func TestNewFleetRejectsBadConfig(t *testing.T) {
 }
 
 func TestPlanBatches(t *testing.T) {
-	ids := []string{"a", "b", "c"}
+	ids := []string{"c", "a", "b"} // taken in sorted order
 	tests := []struct {
 		name                  string
 		total, size           int
@@ -197,6 +197,14 @@ func TestPlanBatches(t *testing.T) {
 		{"exact multiple", 6, 3, 2, []int{3, 3},
 			[]string{"a/synthetic-0", "a/synthetic-1", "b/synthetic-0", "b/synthetic-1", "c/synthetic-0", "c/synthetic-1"}, 6},
 		{"fewer than controls", 2, 500, 1, []int{2}, []string{"a/synthetic-0", "b/synthetic-0"}, 2},
+		// Resource numbers are zero-padded, so that they sort as they are sent.
+		{"padded", 33, 40, 1, []int{33},
+			[]string{"a/synthetic-00", "a/synthetic-01", "a/synthetic-02", "a/synthetic-03", "a/synthetic-04", "a/synthetic-05",
+				"a/synthetic-06", "a/synthetic-07", "a/synthetic-08", "a/synthetic-09", "a/synthetic-10",
+				"b/synthetic-00", "b/synthetic-01", "b/synthetic-02", "b/synthetic-03", "b/synthetic-04", "b/synthetic-05",
+				"b/synthetic-06", "b/synthetic-07", "b/synthetic-08", "b/synthetic-09", "b/synthetic-10",
+				"c/synthetic-00", "c/synthetic-01", "c/synthetic-02", "c/synthetic-03", "c/synthetic-04", "c/synthetic-05",
+				"c/synthetic-06", "c/synthetic-07", "c/synthetic-08", "c/synthetic-09", "c/synthetic-10"}, 33},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

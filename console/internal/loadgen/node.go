@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,8 +333,10 @@ type plan struct {
 	scanID string
 	ids    []string
 	// perControl is the number of results of each control: results come control by control,
-	// as a sensor reports them, perControl resources each.
+	// perControl resources each, and in the console's key order, as a sensor sends them (ids
+	// sorted, resource numbers zero-padded to width digits).
 	perControl int
+	width      int
 	total      int
 	batchSize  int
 	batches    uint64
@@ -355,8 +358,12 @@ func newPlan(job *sensorv1.Job, ids []string, cfg Config) plan {
 	}
 	batches := uint64(max(1, (total+size-1)/size))
 	sum := sha256.Sum256([]byte(job.GetScanId()))
-	return plan{scanID: job.GetScanId(), ids: ids, perControl: max(1, (total+len(ids)-1)/max(1, len(ids))), total: total, batchSize: size, batches: batches,
-		failRatio: cfg.FailureRatio, seed: binary.LittleEndian.Uint64(sum[:8])}
+	if !slices.IsSorted(ids) {
+		ids = slices.Sorted(slices.Values(ids))
+	}
+	perControl := max(1, (total+len(ids)-1)/max(1, len(ids)))
+	return plan{scanID: job.GetScanId(), ids: ids, perControl: perControl, width: digits(perControl - 1), total: total, batchSize: size,
+		batches: batches, failRatio: cfg.FailureRatio, seed: binary.LittleEndian.Uint64(sum[:8])}
 }
 
 // The synthetic results are shaped like a real file check's (a reason and one evidence item),
@@ -400,8 +407,12 @@ func (p plan) batch(dst []byte, seq uint64) (data []byte, results, fails int) {
 		r = protowire.AppendString(r, p.ids[i/p.perControl])
 		r = protowire.AppendTag(r, wire.FieldResultResource, protowire.BytesType)
 		n := i % p.perControl
-		r = protowire.AppendVarint(r, uint64(len("synthetic-")+digits(n)))
-		r = strconv.AppendInt(append(r, "synthetic-"...), int64(n), 10)
+		r = protowire.AppendVarint(r, uint64(len("synthetic-")+p.width))
+		r = append(r, "synthetic-"...)
+		for range p.width - digits(n) {
+			r = append(r, '0')
+		}
+		r = strconv.AppendInt(r, int64(n), 10)
 		r = protowire.AppendTag(r, wire.FieldResultStatus, protowire.VarintType)
 		r = protowire.AppendVarint(r, uint64(status))
 		r = protowire.AppendTag(r, wire.FieldResultReason, protowire.BytesType)
