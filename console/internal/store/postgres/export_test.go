@@ -2,11 +2,9 @@ package postgres
 
 import (
 	"context"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/palisadehq/palisade/console/internal/store"
 )
@@ -29,13 +27,9 @@ func MigrateTo(ctx context.Context, dsn string, version int64) error {
 		return err
 	}
 	defer pool.Close()
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithDisableGlobalRegistry(true))
+	p, err := migrations(db)
 	if err != nil {
 		return err
 	}

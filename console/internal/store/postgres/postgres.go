@@ -10,6 +10,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -166,15 +167,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *zap.Logger) error {
 		return fmt.Errorf("migrate schema: take the migration lock: %w", err)
 	}
 
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return fmt.Errorf("read embedded migrations: %w", err)
-	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithDisableGlobalRegistry(true))
+	p, err := migrations(db)
 	if err != nil {
-		return fmt.Errorf("prepare migrations: %w", err)
+		return err
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
@@ -184,6 +181,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *zap.Logger) error {
 		log.Info("applied schema migration", zap.String(logFieldMigration, r.Source.Path), zap.Duration(logFieldDuration, r.Duration))
 	}
 	return nil
+}
+
+// migrations is the goose provider of the embedded migrations on db.
+func migrations(db *sql.DB) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("prepare migrations: %w", err)
+	}
+	return p, nil
 }
 
 // Close closes the pool, waiting for connections in use to be returned.
