@@ -528,15 +528,18 @@ func scanToProto(sc store.Scan, scores []store.Score) *consolev1.Scan {
 
 // ScoreToProto converts a stored score; the score field is absent when there is none.
 func ScoreToProto(s store.Score) *consolev1.Score {
-	ps := &consolev1.Score{
-		BenchmarkId: s.BenchmarkID, Pass: uint32(s.Counts.Pass), Fail: uint32(s.Counts.Fail),
-		Info: uint32(s.Counts.Info), Skip: uint32(s.Counts.Skip), Error: uint32(s.Counts.Error),
-		Masked: uint32(s.Counts.Masked),
-	}
-	if v, ok := s.Counts.Score(); ok {
-		ps.Score = &v
-	}
+	ps := &consolev1.Score{}
+	setScore(ps, new(float64), s)
 	return ps
+}
+
+// setScore fills ps from s, keeping the score's value, when it has one, in *v.
+func setScore(ps *consolev1.Score, v *float64, s store.Score) {
+	ps.BenchmarkId, ps.Pass, ps.Fail = s.BenchmarkID, uint32(s.Counts.Pass), uint32(s.Counts.Fail)
+	ps.Info, ps.Skip, ps.Error, ps.Masked = uint32(s.Counts.Info), uint32(s.Counts.Skip), uint32(s.Counts.Error), uint32(s.Counts.Masked)
+	if x, ok := s.Counts.Score(); ok {
+		*v, ps.Score = x, v
+	}
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {

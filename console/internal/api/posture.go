@@ -46,8 +46,9 @@ func Summarise(nodes []store.PostureNode) *consolev1.Posture {
 		overall        posture.Counts
 	}
 	targets := map[posture.TargetType]*agg{}
-	// The per-node messages come from a few large allocations instead of several per node: at
-	// ten thousand nodes that is most of the summary's cost in Go.
+	// The per-node messages and their scores come from a few large allocations instead of
+	// several per node and score: at ten thousand nodes that is most of the summary's cost in
+	// Go.
 	nodeMsgs := make([]consolev1.NodePosture, len(nodes))
 	stamps := make([]timestamppb.Timestamp, 2*len(nodes)) // at most two per node
 	stamp := func(t time.Time) *timestamppb.Timestamp {
@@ -64,6 +65,7 @@ func Summarise(nodes []store.PostureNode) *consolev1.Posture {
 		nScores += len(n.Scores)
 	}
 	scoreSlots := make([]*consolev1.Score, nScores)
+	scoreMsgs, scoreValues := make([]consolev1.Score, nScores), make([]float64, nScores)
 	out := &consolev1.Posture{Nodes: make([]*consolev1.NodePosture, len(nodes))}
 	for i, n := range nodes {
 		a := targets[n.TargetType]
@@ -83,7 +85,8 @@ func Summarise(nodes []store.PostureNode) *consolev1.Posture {
 		}
 		var last time.Time
 		for j, ls := range n.Scores {
-			np.Scores[j] = ScoreToProto(store.Score{BenchmarkID: ls.BenchmarkID, Counts: ls.Counts})
+			setScore(&scoreMsgs[0], &scoreValues[0], store.Score{BenchmarkID: ls.BenchmarkID, Counts: ls.Counts})
+			np.Scores[j], scoreMsgs, scoreValues = &scoreMsgs[0], scoreMsgs[1:], scoreValues[1:]
 			if ls.FinishedAt.After(last) {
 				last = ls.FinishedAt
 			}

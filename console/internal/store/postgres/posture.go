@@ -41,19 +41,53 @@ func (s *Store) LatestScores(ctx context.Context, f store.NodeFilter) ([]store.N
 	return out, rows.Err()
 }
 
-// PostureNodes implements store.Store with two queries on one snapshot. The first walks the
-// nodes in name order (the nodes_by_name index) and probes the scans' node index for each
-// node's most recent scan, an index-only scan since that index carries the state; the second
-// reads latest_scores, whose rows the nodes take up by id. One query joining the scores would
-// make a row per node and benchmark and sort them all, which costs about as much again.
+// PostureNodes implements store.Store with three queries on one snapshot: the nodes in name
+// order (the nodes_by_name index), each with its most recent finished scan, which the node's
+// row carries (see migration 9); the unfinished scans (the partial index scans_unfinished),
+// each of which replaces its node's scan when it is newer; and latest_scores, whose rows the
+// nodes take up by id. No query probes scans once per node, and none joins the scores, which
+// would make a row per node and benchmark and sort them all.
+//
+// The queries go in one batch, so that the server runs the later ones while the rows of the
+// earlier ones are decoded here. First come the planner's row counts of nodes and
+// latest_scores: they size the slices the rows go into, so that ten thousand nodes are not
+// copied again and again as a slice grows. They are estimates (-1 before the first ANALYZE),
+// so they only set capacities.
 func (s *Store) PostureNodes(ctx context.Context, f store.NodeFilter) ([]store.PostureNode, error) {
 	var out []store.PostureNode
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if out, err = postureNodes(ctx, tx, f); err != nil {
+		var b pgx.Batch
+		b.Queue(`SELECT (SELECT reltuples FROM pg_class WHERE oid = 'nodes'::regclass),
+			(SELECT reltuples FROM pg_class WHERE oid = 'latest_scores'::regclass)`)
+		b.Queue(`SELECT id, name, target_type, last_finished_scan_id, last_finished_scan_state,
+				last_finished_scan_created_at
+			FROM nodes WHERE $1 = '' OR target_type = $1
+			ORDER BY name, id`, string(f.TargetType))
+		// The state test repeats the predicate of the partial index scans_unfinished, so that
+		// the planner can use it.
+		b.Queue(`SELECT node_id, id, state, created_at FROM scans WHERE state IN ('queued', 'dispatched', 'running')`)
+		b.Queue(`SELECT node_id, benchmark_id, finished_at, pass, fail, info, skip, error, masked FROM latest_scores`)
+		br := tx.SendBatch(ctx, &b)
+		defer br.Close()
+		var nodeRows, scoreRows float32
+		if err := br.QueryRow().Scan(&nodeRows, &scoreRows); err != nil {
 			return err
 		}
-		return addLatestScores(ctx, tx, out)
+		var err error
+		if out, err = postureNodes(br, capacity(nodeRows)); err != nil {
+			return err
+		}
+		byID := make(map[string]int, len(out))
+		for i := range out {
+			byID[out[i].ID] = i
+		}
+		if err := addUnfinishedScans(br, byID, out); err != nil {
+			return err
+		}
+		if err := addLatestScores(br, byID, out, capacity(scoreRows)); err != nil {
+			return err
+		}
+		return br.Close()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("posture nodes: %w", err)
@@ -61,28 +95,24 @@ func (s *Store) PostureNodes(ctx context.Context, f store.NodeFilter) ([]store.P
 	return out, nil
 }
 
-// postureNodes reads the nodes matching f, ordered by name, then id, each with its most
-// recent scan. Target types and scan states come back as shared strings (see interned).
-func postureNodes(ctx context.Context, tx pgx.Tx, f store.NodeFilter) ([]store.PostureNode, error) {
-	rows, err := tx.Query(ctx, `SELECT n.id, n.name, n.target_type, ls.id, ls.state, ls.created_at
-		FROM nodes n
-		LEFT JOIN LATERAL (SELECT s.id, s.state, s.created_at FROM scans s WHERE s.node_id = n.id
-			ORDER BY s.created_at DESC, s.id DESC LIMIT 1) ls ON true
-		WHERE $1 = '' OR n.target_type = $1
-		ORDER BY n.name, n.id`, string(f.TargetType))
+// postureNodes reads the nodes of br's next result, each with its most recent finished scan.
+// Target types and scan states come back as shared strings (see interned).
+func postureNodes(br pgx.BatchResults, capacity int) ([]store.PostureNode, error) {
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		out       []store.PostureNode
+		out       = make([]store.PostureNode, 0, capacity)
 		tt, state pgtype.DriverBytes
 		scanID    pgtype.Text
 		created   pgtype.Int8
 		shared    = interned{}
 	)
 	for rows.Next() {
-		var n store.PostureNode
+		out = append(out, store.PostureNode{})
+		n := &out[len(out)-1] // scanned in place: a local would escape to the heap, row by row
 		if err := rows.Scan(&n.ID, &n.Name, &tt, &scanID, &state, &created); err != nil {
 			return nil, err
 		}
@@ -91,46 +121,105 @@ func postureNodes(ctx context.Context, tx pgx.Tx, f store.NodeFilter) ([]store.P
 			n.LastScanID, n.LastScanState = scanID.String, posture.ScanState(shared.get(state))
 			n.LastScanCreatedAt = time.Unix(0, created.Int64).UTC()
 		}
-		out = append(out, n)
+	}
+	if len(out) == 0 {
+		out = nil // no nodes match, as the other store says it
 	}
 	return out, rows.Err()
 }
 
-// addLatestScores appends to each of nodes its latest scores, in benchmark order. It reads the
-// whole of latest_scores, in no order, and leaves out the rows of other nodes: a sequential
-// read of a table with a few rows per node costs less than joining it to nodes to filter it or
-// walking its key to sort it.
-func addLatestScores(ctx context.Context, tx pgx.Tx, nodes []store.PostureNode) error {
-	byID := make(map[string]*store.PostureNode, len(nodes))
-	for i := range nodes {
-		byID[nodes[i].ID] = &nodes[i]
-	}
-	rows, err := tx.Query(ctx, `SELECT node_id, benchmark_id, finished_at, pass, fail, info, skip, error, masked FROM latest_scores`)
+// addUnfinishedScans makes each unfinished scan of br's next result its node's last scan when
+// it is newer (by creation, then id) than the one the node has.
+func addUnfinishedScans(br pgx.BatchResults, byID map[string]int, nodes []store.PostureNode) error {
+	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var (
+		nodeID, state pgtype.DriverBytes
+		scanID        string
+		created       int64
+		shared        = interned{}
+	)
+	for rows.Next() {
+		if err := rows.Scan(&nodeID, &scanID, &state, &created); err != nil {
+			return err
+		}
+		i, ok := byID[string(nodeID)]
+		if !ok {
+			continue
+		}
+		n, at := &nodes[i], time.Unix(0, created).UTC()
+		if n.LastScanID == "" || at.After(n.LastScanCreatedAt) || (at.Equal(n.LastScanCreatedAt) && scanID > n.LastScanID) {
+			n.LastScanID, n.LastScanState, n.LastScanCreatedAt = scanID, posture.ScanState(shared.get(state)), at
+		}
+	}
+	return rows.Err()
+}
+
+// addLatestScores gives each of nodes (byID holds their indexes by id) its latest scores, in
+// benchmark order, from br's next result: the whole of latest_scores, in no order. It leaves
+// out the rows of other nodes: a sequential read of a table with a few rows per node costs
+// less than joining it to nodes to filter it or walking its key to sort it. Every node's
+// scores are a part of one array, placed by counting, rather than a slice grown row by row.
+func addLatestScores(br pgx.BatchResults, byID map[string]int, nodes []store.PostureNode, capacity int) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type owned struct {
+		node  int
+		score store.LatestScore
+	}
+	var (
+		all           = make([]owned, 0, capacity)
 		nodeID, bench pgtype.DriverBytes
 		fin           int64
 		c             posture.Counts
 		shared        = interned{}
+		pos           = make([]int, len(nodes)+1) // pos[i+1] counts node i's scores
 	)
 	for rows.Next() {
 		if err := rows.Scan(&nodeID, &bench, &fin, &c.Pass, &c.Fail, &c.Info, &c.Skip, &c.Error, &c.Masked); err != nil {
 			return err
 		}
-		if n := byID[string(nodeID)]; n != nil {
-			n.Scores = append(n.Scores, store.LatestScore{BenchmarkID: shared.get(bench), FinishedAt: time.Unix(0, fin).UTC(), Counts: c})
+		if i, ok := byID[string(nodeID)]; ok {
+			all = append(all, owned{i, store.LatestScore{BenchmarkID: shared.get(bench), FinishedAt: time.Unix(0, fin).UTC(), Counts: c}})
+			pos[i+1]++
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	for i := range nodes {
-		slices.SortFunc(nodes[i].Scores, func(a, b store.LatestScore) int { return strings.Compare(a.BenchmarkID, b.BenchmarkID) })
+		pos[i+1] += pos[i] // now pos[i] is where node i's scores start
+	}
+	scores := make([]store.LatestScore, len(all))
+	for _, o := range all {
+		scores[pos[o.node]] = o.score
+		pos[o.node]++ // in the end, where node i's scores end
+	}
+	start := 0
+	for i := range nodes {
+		end := pos[i]
+		if end > start {
+			nodes[i].Scores = scores[start:end:end]
+			slices.SortFunc(nodes[i].Scores, func(a, b store.LatestScore) int { return strings.Compare(a.BenchmarkID, b.BenchmarkID) })
+		}
+		start = end
 	}
 	return nil
+}
+
+// capacity turns a planner's row estimate into a slice capacity: none when the table was never
+// analysed (-1), and a little room over the estimate, which lags the table.
+func capacity(estimate float32) int {
+	if estimate <= 0 {
+		return 0
+	}
+	return int(estimate*1.05) + 16
 }
 
 // interned hands out one string per distinct value of a column with few values (target types,

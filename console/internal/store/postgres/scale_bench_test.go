@@ -135,7 +135,7 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		measure("posture", 100, func() error {
+		measure("posture", 300, func() error {
 			ns, err := st.PostureNodes(ctx, store.NodeFilter{TargetType: posture.Linux})
 			if err != nil {
 				return err
@@ -145,7 +145,7 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 			}
 			return nil
 		})
-		measure("results-page", 200, func() error {
+		measure("results-page", 1000, func() error {
 			sc := scanID(rand.IntN(nodes), rand.IntN(scans))
 			page, err := st.ListResults(ctx, store.ResultFilter{ScanID: sc, Statuses: []posture.Status{posture.Fail, posture.Error},
 				Severity: posture.High, PageSize: 50})
@@ -161,7 +161,7 @@ func BenchmarkQueriesAtScale(b *testing.B) {
 			return nil
 		})
 		// Every result with its mask, by severity: the masked view's heaviest page.
-		measure("results-masked-page", 200, func() error {
+		measure("results-masked-page", 1000, func() error {
 			sc := scanID(rand.IntN(nodes), rand.IntN(scans))
 			page, err := st.ListResults(ctx, store.ResultFilter{ScanID: sc, Masked: store.MaskedInclude, Now: time.Now(),
 				Order: store.OrderBySeverity, PageSize: 50})

@@ -16,8 +16,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/schema.txt from the migrated database")
 
-// schemaQuery describes the tables (with their partitions), columns, constraints and indexes of
-// the current schema, one line each, in a stable order (goose's own table left out).
+// schemaQuery describes the tables (with their partitions and storage options), columns,
+// constraints, indexes, triggers and functions of the current schema, one line each (a
+// function's body on one line), in a stable order (goose's own table left out).
 const schemaQuery = `
 SELECT 'table ' || c.relname || ' column ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
 	|| COALESCE(' collate ' || NULLIF(co.collname, 'default'), '')
@@ -30,6 +31,11 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdroppe
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'goose_db_version'
+UNION ALL
+SELECT 'table ' || c.relname || ' with ' || array_to_string(c.reloptions, ', ')
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+WHERE c.relkind IN ('r', 'p') AND c.reloptions IS NOT NULL
 UNION ALL
 SELECT 'table ' || c.relname || ' partitioned by ' || pg_get_partkeydef(c.oid)
 FROM pg_class c
@@ -54,6 +60,17 @@ FROM pg_indexes x
 JOIN pg_class c ON c.relname = x.tablename
 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = x.schemaname
 WHERE x.schemaname = current_schema() AND x.tablename <> 'goose_db_version' AND NOT c.relispartition
+UNION ALL
+SELECT 'trigger ' || replace(pg_get_triggerdef(g.oid), current_schema() || '.', '')
+FROM pg_trigger g
+JOIN pg_class c ON c.oid = g.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+WHERE NOT g.tgisinternal
+UNION ALL
+SELECT 'function ' || p.proname || '(' || pg_get_function_arguments(p.oid) || ') returns '
+	|| pg_get_function_result(p.oid) || ': ' || btrim(regexp_replace(p.prosrc, '\s+', ' ', 'g'))
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema()
 ORDER BY 1`
 
 // TestSchema compares the schema the migrations produce with the canonical one in
@@ -127,7 +144,7 @@ func TestReopen(t *testing.T) {
 	if applied, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(applied), "[20261126000001 20261126000002 20261126000003 20261126000004 20261126000005 20261126000007 20261127000008]"; got != want {
+	if got, want := fmt.Sprint(applied), "[20261126000001 20261126000002 20261126000003 20261126000004 20261126000005 20261126000007 20261127000008 20261127000009]"; got != want {
 		t.Fatalf("applied migrations = %s; want each once: %s", got, want)
 	}
 }
@@ -209,5 +226,53 @@ func TestResultsPartitionMigration(t *testing.T) {
 	}
 	if got := queryText(t, dsn, `SELECT relkind::text FROM pg_class WHERE oid = 'results'::regclass`); got != "r" {
 		t.Fatalf("results after migrating down has relkind %q; want a plain table (r)", got)
+	}
+}
+
+// TestLastFinishedScanMigration migrates a database with scans of every kind to the version
+// that keeps each node's most recent finished scan on the node, checks what it fills in, and
+// migrates down and up again.
+func TestLastFinishedScanMigration(t *testing.T) {
+	ctx := t.Context()
+	dsn := freshSchema(t)
+	const before, after = 20261127000008, 20261127000009
+	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
+		t.Fatalf("migrate to %d: %v", before, err)
+	}
+	exec(t, dsn, `INSERT INTO nodes (id, name, target_type, facts, enrol_token_id, enrolled_at) VALUES
+		('n-1', 'one', 'linux', '{}', 'tok', 0), ('n-2', 'two', 'linux', '{}', 'tok', 0), ('n-3', 'three', 'linux', '{}', 'tok', 0)`)
+	exec(t, dsn, `INSERT INTO scans (id, node_id, state, benchmark_ids, created_at) VALUES
+		('s-a', 'n-1', 'complete', '{}', 1), ('s-b', 'n-1', 'failed', '{}', 2), ('s-c', 'n-1', 'running', '{}', 3),
+		('s-d', 'n-2', 'queued', '{}', 4),
+		('s-e', 'n-3', 'cancelled', '{}', 5), ('s-f', 'n-3', 'timed_out', '{}', 5)`)
+	const last = `SELECT string_agg(concat_ws('|', id, last_finished_scan_id, last_finished_scan_state, last_finished_scan_created_at), ';'
+		ORDER BY id) FROM nodes`
+	if err := postgres.MigrateTo(ctx, dsn, after); err != nil {
+		t.Fatalf("migrate to %d: %v", after, err)
+	}
+	if got, want := queryText(t, dsn, last), "n-1|s-b|failed|2;n-2;n-3|s-f|timed_out|5"; got != want {
+		t.Fatalf("last finished scans after migrating up:\n got %s\nwant %s", got, want)
+	}
+	// From here the triggers keep the columns: s-c completes, s-b goes.
+	exec(t, dsn, `UPDATE scans SET state = 'complete' WHERE id = 's-c'`)
+	exec(t, dsn, `DELETE FROM scans WHERE id = 's-f'`)
+	if got, want := queryText(t, dsn, last), "n-1|s-c|complete|3;n-2;n-3|s-e|cancelled|5"; got != want {
+		t.Fatalf("last finished scans after a completion and a deletion:\n got %s\nwant %s", got, want)
+	}
+
+	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
+		t.Fatalf("migrate down to %d: %v", before, err)
+	}
+	const leftovers = `SELECT ((SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()
+			AND table_name = 'nodes' AND column_name LIKE 'last_finished%')
+		+ (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'scans'::regclass AND NOT tgisinternal))::text`
+	if got := queryText(t, dsn, leftovers); got != "0" {
+		t.Fatalf("%s columns and triggers left after migrating down; want none", got)
+	}
+	if err := postgres.MigrateTo(ctx, dsn, after); err != nil {
+		t.Fatalf("migrate up again to %d: %v", after, err)
+	}
+	if got, want := queryText(t, dsn, last), "n-1|s-c|complete|3;n-2;n-3|s-e|cancelled|5"; got != want {
+		t.Fatalf("last finished scans after migrating up again:\n got %s\nwant %s", got, want)
 	}
 }

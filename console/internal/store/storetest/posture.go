@@ -280,3 +280,50 @@ func testLatestScans(t *testing.T, s store.Store) {
 		equal(t, what, got, tt.want)
 	}
 }
+
+// testPostureLastScan checks each node's last scan in PostureNodes as scans finish in each way
+// (completed, failed, cancelled in bulk) and as retention deletes them: an older unfinished
+// scan does not hide a newer finished one, finished scans created together go by id, and a
+// deleted last scan gives way to the node's next most recent one, or to none.
+func testPostureLastScan(t *testing.T, s store.Store) {
+	enrolNode(t, s, "n-p", "p", posture.Linux, t0)
+	enrolNode(t, s, "n-q", "q", posture.Linux, t0)
+	enrolNode(t, s, "n-r", "r", posture.Linux, t0)
+	completeScan(t, s, "p1", "n-p", at(time.Hour), posture.Counts{Pass: 1})
+	completeScan(t, s, "p2", "n-p", at(2*time.Hour), posture.Counts{Pass: 2})
+	completeScan(t, s, "r1", "n-r", at(time.Hour), posture.Counts{Fail: 1})
+	must(t, "CreateScans", s.CreateScans(ctx(t), []store.NewScan{
+		newScan("p0", "g", "n-p", at(30*time.Minute)), // older than p2 and still queued
+		newScan("q1", "g", "n-q", at(time.Hour)),
+		newScan("q2", "g", "n-q", at(time.Hour)),
+		newScan("r2", "g", "n-r", at(2*time.Hour)),
+	}))
+	_, err := s.TransitionScans(ctx(t), []string{"q1", "q2"}, store.Transition{State: posture.Cancelled, Message: "stopped", At: at(90 * time.Minute)})
+	must(t, "TransitionScans cancelled", err)
+	_, err = s.TransitionScan(ctx(t), "r2", store.Transition{State: posture.Failed, Message: "no sensor", At: at(3 * time.Hour)})
+	must(t, "TransitionScan failed", err)
+
+	score := func(pass, fail int, created time.Time) []store.LatestScore {
+		return []store.LatestScore{{BenchmarkID: "cis-linux", FinishedAt: created.Add(3 * time.Second), Counts: posture.Counts{Pass: pass, Fail: fail}}}
+	}
+	nodeP := store.PostureNode{ID: "n-p", Name: "p", TargetType: posture.Linux, LastScanID: "p2", LastScanState: posture.Complete,
+		LastScanCreatedAt: at(2 * time.Hour), Scores: score(2, 0, at(2*time.Hour))}
+	nodeQ := store.PostureNode{ID: "n-q", Name: "q", TargetType: posture.Linux, LastScanID: "q2", LastScanState: posture.Cancelled,
+		LastScanCreatedAt: at(time.Hour)}
+	nodeR := store.PostureNode{ID: "n-r", Name: "r", TargetType: posture.Linux, LastScanID: "r2", LastScanState: posture.Failed,
+		LastScanCreatedAt: at(2 * time.Hour), Scores: score(0, 1, at(time.Hour))}
+	got, err := s.PostureNodes(ctx(t), store.NodeFilter{})
+	must(t, "PostureNodes", err)
+	equal(t, "PostureNodes", got, []store.PostureNode{nodeP, nodeQ, nodeR})
+
+	// Retention by age takes every finished scan created before 3h that holds no latest score:
+	// p1, q1, q2 and r2. p2 and r1 hold their nodes' scores, p0 is unfinished.
+	n, err := s.PruneScans(ctx(t), 0, at(3*time.Hour), 100)
+	must(t, "PruneScans", err)
+	equal(t, "pruned", n, 4)
+	nodeQ.LastScanID, nodeQ.LastScanState, nodeQ.LastScanCreatedAt = "", "", time.Time{}
+	nodeR.LastScanID, nodeR.LastScanState, nodeR.LastScanCreatedAt = "r1", posture.Complete, at(time.Hour)
+	got, err = s.PostureNodes(ctx(t), store.NodeFilter{})
+	must(t, "PostureNodes after pruning", err)
+	equal(t, "PostureNodes after pruning", got, []store.PostureNode{nodeP, nodeQ, nodeR})
+}

@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReplaceScores", testReplaceScores},
 		{"ControlHistory", testControlHistory},
 		{"LatestScans", testLatestScans},
+		{"PostureLastScan", testPostureLastScan},
 		{"Sessions", testSessions},
 	}
 	for _, tt := range tests {
