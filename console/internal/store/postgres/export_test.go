@@ -44,3 +44,6 @@ func MigrateTo(ctx context.Context, dsn string, version int64) error {
 	}
 	return err
 }
+
+// Capacity exposes capacity to the tests.
+var Capacity = capacity

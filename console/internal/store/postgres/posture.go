@@ -214,13 +214,17 @@ func addLatestScores(br pgx.BatchResults, byID map[string]int, nodes []store.Pos
 }
 
 // capacity turns a planner's row estimate into a slice capacity: none when the table was never
-// analysed (-1), and a little room over the estimate, which lags the table.
+// analysed (-1), a little room over the estimate, which lags the table, and never more than
+// maxCapacity, whatever the estimate says.
 func capacity(estimate float32) int {
 	if estimate <= 0 {
 		return 0
 	}
-	return int(estimate*1.05) + 16
+	return int(min(estimate*1.05+16, maxCapacity))
 }
+
+// maxCapacity bounds the rows capacity reserves room for: a million nodes' worth.
+const maxCapacity = 1 << 20
 
 // interned hands out one string per distinct value of a column with few values (target types,
 // scan states, benchmark ids), so that reading ten thousand rows does not copy each one ten
