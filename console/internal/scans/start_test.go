@@ -600,6 +600,27 @@ func resolveAndStored(t *testing.T, job *sensorv1.Job, cat *catalog.Catalog, st 
 	return resolved, stored
 }
 
+func TestHeartbeatSeconds(t *testing.T) {
+	tests := []struct {
+		interval, timeout time.Duration
+		nodes             int
+		want              uint32
+	}{
+		{nodes: 1, want: 5}, // the defaults: every 5 s, stale after 60 s
+		{nodes: 5_000, want: 5},
+		{nodes: 9_800, want: 9},    // about a thousand reports a second
+		{nodes: 100_000, want: 12}, // but five within the timeout
+		{interval: 30 * time.Second, timeout: 60 * time.Second, nodes: 100_000, want: 30}, // never more often than asked
+		{interval: 500 * time.Millisecond, nodes: 10, want: 1},                            // whole seconds, at least one
+	}
+	for _, tt := range tests {
+		m, _, _ := startFixture(t, &bulkDispatcher{}, func(c *Config) { c.HeartbeatInterval, c.HeartbeatTimeout = tt.interval, tt.timeout })
+		if got := m.heartbeatSeconds(tt.nodes); got != tt.want {
+			t.Errorf("interval %s, timeout %s, %d nodes: every %d s, want %d", tt.interval, tt.timeout, tt.nodes, got, tt.want)
+		}
+	}
+}
+
 func TestSplay(t *testing.T) {
 	tests := []struct {
 		rate, nodes int
