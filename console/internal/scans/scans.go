@@ -428,16 +428,16 @@ func (m *Manager) planControls(node store.Node, req StartRequest) (*controlPlan,
 // job builds a scan's job. A node whose sensor runs the console's own catalogue version gets
 // the benchmark ids and the exclusions only, from which it resolves the same controls (a job
 // of a few hundred bytes instead of one id per control); the others get the encoded controls,
-// shared by every node of the plan.
+// shared by every node of the plan. The start sets what depends on its size: the splay and the
+// heartbeat interval.
 func (m *Manager) job(ns store.NewScan, node store.Node, p *controlPlan, now time.Time) (*sensorv1.Job, error) {
 	job := &sensorv1.Job{
-		ScanId:           ns.ID,
-		NodeId:           ns.NodeID,
-		BenchmarkIds:     ns.BenchmarkIDs,
-		CreatedAt:        timestamppb.New(now),
-		ExpiresAt:        timestamppb.New(now.Add(m.cfg.JobExpiry)),
-		HeartbeatSeconds: uint32(max(1, m.cfg.HeartbeatInterval/time.Second)),
-		BatchSize:        uint32(m.cfg.BatchSize),
+		ScanId:       ns.ID,
+		NodeId:       ns.NodeID,
+		BenchmarkIds: ns.BenchmarkIDs,
+		CreatedAt:    timestamppb.New(now),
+		ExpiresAt:    timestamppb.New(now.Add(m.cfg.JobExpiry)),
+		BatchSize:    uint32(m.cfg.BatchSize),
 	}
 	if v := node.Facts.CatalogVersion; v != "" && v == m.cfg.Catalog.Version() {
 		job.ExcludeControlIds, job.CatalogVersion = p.exclude, v
