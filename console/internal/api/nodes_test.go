@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadehq/palisade/console/internal/store"
 	consolev1 "github.com/palisadehq/palisade/proto/gen/palisade/console/v1"
 )
 
@@ -44,13 +45,13 @@ func TestNodeConnected(t *testing.T) {
 		{"web-1 seen exactly 90 s ago", func() { h.clock.Advance(DefaultConnectedWithin - time.Minute) }, "db-1=true web-1=true "},
 		{"web-1 seen 90 s and 1 ns ago", func() { h.clock.Advance(time.Nanosecond) }, "db-1=true web-1=false "},
 		{"web-1 says hello", func() {
-			if err := h.st.TouchNode(context.Background(), "n-web", h.clock.Now()); err != nil {
+			if err := h.st.TouchNodes(context.Background(), []store.Sighting{{NodeID: "n-web", At: h.clock.Now()}}); err != nil {
 				t.Fatal(err)
 			}
 		}, "db-1=true web-1=true "},
 		{"a minute of silence more", func() { h.clock.Advance(time.Minute) }, "db-1=false web-1=true "},
 		{"seen by a replica whose clock runs ahead", func() {
-			if err := h.st.TouchNode(context.Background(), "n-db", h.clock.Now().Add(time.Second)); err != nil {
+			if err := h.st.TouchNodes(context.Background(), []store.Sighting{{NodeID: "n-db", At: h.clock.Now().Add(time.Second)}}); err != nil {
 				t.Fatal(err)
 			}
 		}, "db-1=true web-1=true "},

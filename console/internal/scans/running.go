@@ -220,3 +220,13 @@ func (m *Manager) storeHeartbeats(ctx context.Context, beats []store.Heartbeat) 
 	}
 	return out, errs
 }
+
+// storeTouches writes a group of sightings in one store call.
+func (m *Manager) storeTouches(ctx context.Context, seen []store.Sighting) ([]struct{}, []error) {
+	err := m.cfg.Store.TouchNodes(ctx, seen)
+	errs := make([]error, len(seen))
+	for i := range errs {
+		errs[i] = err
+	}
+	return make([]struct{}, len(seen)), errs
+}

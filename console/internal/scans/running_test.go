@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/palisadehq/palisade/console/internal/store"
 )
 
 // TestGroupStoresWhatQueuedTogether: requests arriving while a group is being stored are
@@ -143,4 +145,70 @@ func (g *group[Req, Res]) isBusy() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.busy
+}
+
+// touchCounter is a store that counts the sightings written and fails while failing is set.
+type touchCounter struct {
+	store.Store
+	calls   [][]string
+	failing bool
+}
+
+func (c *touchCounter) TouchNodes(ctx context.Context, seen []store.Sighting) error {
+	var ids []string
+	for _, s := range seen {
+		ids = append(ids, s.NodeID)
+	}
+	c.calls = append(c.calls, ids)
+	if c.failing {
+		return errors.New("database away")
+	}
+	return c.Store.TouchNodes(ctx, seen)
+}
+
+// TestTouch: a node's sighting is written once per touchEvery, a failed write is tried again
+// at the next report, and the store keeps the sighting's time.
+func TestTouch(t *testing.T) {
+	ctx := context.Background()
+	counter := &touchCounter{}
+	m, st, _ := startFixture(t, &recordingDispatcher{}, func(c *Config) {
+		counter.Store = c.Store
+		c.Store = counter
+	})
+	t0 := time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC)
+	steps := []struct {
+		node    string
+		at      time.Duration
+		failing bool
+		want    []string // the nodes of the store call the touch made, if any
+	}{
+		{"n1", 0, false, []string{"n1"}},
+		{"n1", 10 * time.Second, false, nil},
+		{"n2", 10 * time.Second, false, []string{"n2"}},
+		{"n1", touchEvery - time.Nanosecond, false, nil},
+		{"n1", touchEvery, true, []string{"n1"}},
+		{"n1", touchEvery + time.Second, false, []string{"n1"}},
+		{"n1", touchEvery + 2*time.Second, false, nil},
+	}
+	for i, s := range steps {
+		before := len(counter.calls)
+		counter.failing = s.failing
+		m.Touch(ctx, s.node, t0.Add(s.at))
+		var got []string
+		if len(counter.calls) > before {
+			got = counter.calls[before]
+		}
+		if len(counter.calls) > before+1 || !slices.Equal(got, s.want) {
+			t.Fatalf("step %d (%s at %s): store calls %v; want one with %v", i, s.node, s.at, counter.calls[before:], s.want)
+		}
+	}
+	for node, want := range map[string]time.Time{"n1": t0.Add(touchEvery + time.Second), "n2": t0.Add(10 * time.Second)} {
+		n, err := st.GetNode(ctx, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !n.LastSeenAt.Equal(want) {
+			t.Errorf("%s last seen %s; want %s", node, n.LastSeenAt, want)
+		}
+	}
 }

@@ -125,9 +125,10 @@ type Manager struct {
 	rescoreMu sync.Mutex
 
 	// starts stores running reports in groups (see markRunning), beats heartbeats (see
-	// heartbeat).
-	starts group[startReq, started]
-	beats  group[store.Heartbeat, store.ScanOwner]
+	// heartbeat), touches nodes' last-seen times (see Touch).
+	starts  group[startReq, started]
+	beats   group[store.Heartbeat, store.ScanOwner]
+	touches group[store.Sighting, struct{}]
 	// ingestSlots holds a token per batch being ingested (IngestConcurrency).
 	ingestSlots chan struct{}
 	// touched is when each node's last-seen time was last written, by node id (time.Time).
@@ -183,7 +184,7 @@ func New(cfg Config) (*Manager, error) {
 		results:     prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_results_stored_total", Help: "Results committed to the store."}),
 		states:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_scan_transitions_total", Help: "Scans reaching a state."}, []string{"state"}),
 	}
-	m.starts.store, m.beats.store = m.storeStarts, m.storeHeartbeats
+	m.starts.store, m.beats.store, m.touches.store = m.storeStarts, m.storeHeartbeats, m.storeTouches
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{m.batches, m.results, m.states} {
 			if err := cfg.Registerer.Register(c); err != nil {
@@ -333,12 +334,14 @@ func (m *Manager) Seen(nodeID string, at time.Time) {
 
 // Touch records that nodeID was seen at now, at most once per touchEvery per replica: every
 // running scan reports every few seconds, and ten thousand of them would otherwise write the
-// node table thousands of times a second to say the same thing.
+// node table thousands of times a second to say the same thing. The touches of many nodes
+// are written together: when a start hands out thousands of jobs, their sensors all report
+// within the same second or two.
 func (m *Manager) Touch(ctx context.Context, nodeID string, now time.Time) {
 	if last, ok := m.touched.Load(nodeID); ok && now.Sub(last.(time.Time)) < touchEvery && !now.Before(last.(time.Time)) {
 		return
 	}
-	if err := m.cfg.Store.TouchNode(ctx, nodeID, now); err == nil {
+	if _, err := m.touches.do(ctx, store.Sighting{NodeID: nodeID, At: now}); err == nil {
 		m.touched.Store(nodeID, now)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/palisadehq/palisade/pkg/posture"
@@ -38,8 +40,9 @@ type Store interface {
 	// UpdateNodeFacts replaces the node's facts and name (from the hostname) and sets
 	// LastSeenAt.
 	UpdateNodeFacts(ctx context.Context, id string, facts NodeFacts, seenAt time.Time) error
-	// TouchNode sets LastSeenAt.
-	TouchNode(ctx context.Context, id string, seenAt time.Time) error
+	// TouchNodes moves the LastSeenAt of each sighted node to the sighting's time, unless the
+	// node was seen later already; sightings of nodes the store does not know are skipped.
+	TouchNodes(ctx context.Context, seen []Sighting) error
 
 	CreateEnrolToken(ctx context.Context, t EnrolToken) error
 	ListEnrolTokens(ctx context.Context) ([]EnrolToken, error)
@@ -282,6 +285,25 @@ func (ns NewScan) InitialState() (posture.ScanState, error) {
 		return posture.Dispatched, nil
 	}
 	return "", fmt.Errorf("scan %s cannot be created %s, only queued or dispatched: %w", ns.ID, ns.State, ErrBadTransition)
+}
+
+// Sighting is a node seen at a time: a report of its sensor reached the console.
+type Sighting struct {
+	NodeID string
+	At     time.Time
+}
+
+// LastSightings returns one sighting per node, the latest, sorted by node id; seen is not
+// modified.
+func LastSightings(seen []Sighting) []Sighting {
+	out := slices.Clone(seen)
+	slices.SortStableFunc(out, func(x, y Sighting) int {
+		if c := strings.Compare(x.NodeID, y.NodeID); c != 0 {
+			return c
+		}
+		return y.At.Compare(x.At)
+	})
+	return slices.CompactFunc(out, func(x, y Sighting) bool { return x.NodeID == y.NodeID })
 }
 
 // Heartbeat is a sensor's progress report on one of its running scans.

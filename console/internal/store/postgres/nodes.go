@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -196,11 +197,28 @@ func (s *Store) UpdateNodeFacts(ctx context.Context, id string, facts store.Node
 	return mustChange(tag, "node", id)
 }
 
-// TouchNode sets LastSeenAt.
-func (s *Store) TouchNode(ctx context.Context, id string, seenAt time.Time) error {
-	tag, err := s.liveness.Exec(ctx, `UPDATE nodes SET last_seen_at = $1 WHERE id = $2`, nanos(seenAt), id)
-	if err != nil {
-		return fmt.Errorf("touch node %q: %w", id, err)
+// TouchNodes moves the LastSeenAt of each sighted node forward, through the liveness pool,
+// touchChunk nodes a statement in node id order: two replicas touching the same nodes lock
+// their rows in the same order, and a scan completing on one of them (which writes its
+// node's row) waits for one short statement at most.
+func (s *Store) TouchNodes(ctx context.Context, seen []store.Sighting) error {
+	seen = store.LastSightings(seen)
+	for chunk := range slices.Chunk(seen, touchChunk) {
+		ids, at := make([]string, len(chunk)), make([]int64, len(chunk))
+		for i, v := range chunk {
+			ids[i], at[i] = v.NodeID, v.At.UnixNano()
+		}
+		if _, err := s.liveness.Exec(ctx, `WITH locked AS (
+				SELECT n.id, v.at FROM nodes n JOIN unnest($1::text[], $2::bigint[]) AS v(id, at) ON n.id = v.id
+				WHERE n.last_seen_at IS NULL OR n.last_seen_at < v.at
+				ORDER BY n.id FOR NO KEY UPDATE OF n
+			)
+			UPDATE nodes n SET last_seen_at = locked.at FROM locked WHERE n.id = locked.id`, ids, at); err != nil {
+			return fmt.Errorf("touch %d nodes: %w", len(seen), err)
+		}
 	}
-	return mustChange(tag, "node", id)
+	return nil
 }
+
+// touchChunk is how many nodes one statement of TouchNodes touches.
+const touchChunk = 256

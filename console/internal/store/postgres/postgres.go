@@ -81,7 +81,7 @@ type Config struct {
 type Store struct {
 	pool *pgxpool.Pool
 	// liveness is a small pool of its own for the writes that only say a node or a scan is
-	// alive (TouchNode, RecordProgress): ten thousand sensors send a few of them a second.
+	// alive (TouchNodes, RecordProgress): ten thousand sensors send a few of them a second.
 	// They commit without waiting for the WAL flush (a crash loses at most the last few,
 	// which the next heartbeat rewrites) and never wait for a connection behind ingest.
 	liveness *pgxpool.Pool

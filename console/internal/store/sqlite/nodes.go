@@ -207,13 +207,29 @@ func (s *Store) UpdateNodeFacts(ctx context.Context, id string, facts store.Node
 	return mustChange(res, "node", id)
 }
 
-// TouchNode sets LastSeenAt.
-func (s *Store) TouchNode(ctx context.Context, id string, seenAt time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE nodes SET last_seen_at = ? WHERE id = ?`, nanos(seenAt), id)
-	if err != nil {
-		return fmt.Errorf("touch node %q: %w", id, err)
+// TouchNodes moves the LastSeenAt of each sighted node forward, in one transaction.
+func (s *Store) TouchNodes(ctx context.Context, seen []store.Sighting) error {
+	seen = store.LastSightings(seen)
+	if len(seen) == 0 {
+		return nil
 	}
-	return mustChange(res, "node", id)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE nodes SET last_seen_at = ?1 WHERE id = ?2 AND (last_seen_at IS NULL OR last_seen_at < ?1)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, v := range seen {
+			if _, err := stmt.ExecContext(ctx, nanos(v.At), v.NodeID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("touch %d nodes: %w", len(seen), err)
+	}
+	return nil
 }
 
 // mustChange fails with store.ErrNotFound when an update by id matched no row.

@@ -108,18 +108,30 @@ func testNodes(t *testing.T, s store.Store) {
 	must(t, "GetNode n-2", err)
 	equal(t, "GetNode n-2 after facts without hostname", got, web1b)
 
+	// TouchNodes: n-1 is seen twice in one call and the later sighting counts; a sighting of
+	// n-2 older than its facts' leaves it as it was; the unknown n-9 is skipped.
 	seen := time.Date(2026, 11, 26, 13, 0, 0, 1, cet)
-	must(t, "TouchNode", s.TouchNode(ctx(t), "n-1", seen))
+	must(t, "TouchNodes", s.TouchNodes(ctx(t), []store.Sighting{
+		{NodeID: "n-1", At: seen.Add(-time.Minute)}, {NodeID: "n-9", At: seen}, {NodeID: "n-2", At: at(time.Hour)}, {NodeID: "n-1", At: seen},
+	}))
 	web1.LastSeenAt = seen.UTC()
 	got, err = s.GetNode(ctx(t), "n-1")
 	must(t, "GetNode n-1", err)
-	checkUTC(t, "GetNode after TouchNode", got.LastSeenAt)
-	equal(t, "GetNode n-1 after TouchNode", got, web1)
+	checkUTC(t, "GetNode after TouchNodes", got.LastSeenAt)
+	equal(t, "GetNode n-1 after TouchNodes", got, web1)
+	got, err = s.GetNode(ctx(t), "n-2")
+	must(t, "GetNode n-2", err)
+	equal(t, "GetNode n-2 after an older sighting", got, web1b)
+	// A replica whose clock lags does not move a node's sighting back.
+	must(t, "TouchNodes earlier", s.TouchNodes(ctx(t), []store.Sighting{{NodeID: "n-1", At: seen.Add(-time.Hour)}}))
+	got, err = s.GetNode(ctx(t), "n-1")
+	must(t, "GetNode n-1", err)
+	equal(t, "GetNode n-1 after an earlier sighting", got, web1)
+	must(t, "TouchNodes none", s.TouchNodes(ctx(t), nil))
 
 	_, err = s.GetNode(ctx(t), "n-9")
 	wantErr(t, "GetNode unknown", err, store.ErrNotFound)
 	wantErr(t, "UpdateNodeFacts unknown", s.UpdateNodeFacts(ctx(t), "n-9", facts, t0), store.ErrNotFound)
-	wantErr(t, "TouchNode unknown", s.TouchNode(ctx(t), "n-9", t0), store.ErrNotFound)
 
 	all, err = s.ListNodes(ctx(t), store.NodeFilter{})
 	must(t, "ListNodes", err)
