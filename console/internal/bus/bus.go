@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -126,6 +127,8 @@ type Bus struct {
 	replicas int
 	// settler drops taken jobs from the stream; nil until Start succeeds.
 	settler *settler
+	// publishing counts the PublishJobs calls under way; the settler waits while there are.
+	publishing atomic.Int32
 }
 
 // Start starts the embedded server (or connects to the external one), connects the console to
@@ -164,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
-	b.settler = newSettler(b.log.Named("settle"), b.js)
+	b.settler = newSettler(b.log.Named("settle"), b.js, func() bool { return b.publishing.Load() > 0 })
 	return b, nil
 }
 
@@ -364,6 +367,11 @@ func (b *Bus) PublishJob(ctx context.Context, job *sensorv1.Job) error {
 	if err != nil {
 		return err
 	}
+	if b.settler != nil {
+		// Published again (a second copy is possible after DuplicateWindow): settling finds
+		// every copy by reading the node's jobs.
+		b.settler.forget(job.GetNodeId(), job.GetScanId())
+	}
 	// A server of a cluster going away, or the stream electing a new leader, makes a publish
 	// go unanswered for a moment. The scan id deduplicates, so trying again until ctx ends
 	// stores the job once.
@@ -412,6 +420,8 @@ const asyncAckTimeout = 10 * time.Second
 // retry may cure are published again after publishRetryMin, doubling up to publishRetryMax,
 // until ctx ends; the scan ids deduplicate, so each job is stored once.
 func (b *Bus) PublishJobs(ctx context.Context, batch []*sensorv1.Job) []error {
+	b.publishing.Add(1)
+	defer b.publishing.Add(-1)
 	errs := make([]error, len(batch))
 	data := make([][]byte, len(batch))
 	var pending []int
@@ -421,8 +431,8 @@ func (b *Bus) PublishJobs(ctx context.Context, batch []*sensorv1.Job) []error {
 		}
 	}
 	wait := publishRetryMin
-	for len(pending) > 0 {
-		b.publishAsync(ctx, batch, data, pending, errs)
+	for first := true; len(pending) > 0; first = false {
+		b.publishAsync(ctx, batch, data, pending, errs, first)
 		var again []int
 		for _, i := range pending {
 			if errs[i] != nil && retryablePublish(errs[i]) {
@@ -456,8 +466,9 @@ func (b *Bus) PublishJobs(ctx context.Context, batch []*sensorv1.Job) []error {
 
 // publishAsync publishes the jobs at the indexes in pending once each, keeping up to
 // publishWindow unacknowledged, and sets errs[i] to the outcome of batch[i]. A collector takes
-// the acknowledgements in publish order, which is about the order they arrive in.
-func (b *Bus) publishAsync(ctx context.Context, batch []*sensorv1.Job, data [][]byte, pending []int, errs []error) {
+// the acknowledgements in publish order, which is about the order they arrive in. On the
+// first attempt, an acknowledged job is stored once, and the settler keeps its sequence.
+func (b *Bus) publishAsync(ctx context.Context, batch []*sensorv1.Job, data [][]byte, pending []int, errs []error, first bool) {
 	type inFlight struct {
 		i   int
 		ack jetstream.PubAckFuture
@@ -469,8 +480,11 @@ func (b *Bus) publishAsync(ctx context.Context, batch []*sensorv1.Job, data [][]
 		// Every future resolves: acknowledged, refused, or timed out after asyncAckTimeout.
 		for f := range window {
 			select {
-			case <-f.ack.Ok():
+			case ack := <-f.ack.Ok():
 				errs[f.i] = nil
+				if first && b.settler != nil {
+					b.settler.remember(batch[f.i].GetNodeId(), batch[f.i].GetScanId(), ack.Sequence)
+				}
 			case err := <-f.ack.Err():
 				errs[f.i] = err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +21,12 @@ const (
 	// nodeJobLookups is how many of a node's stored jobs are read, oldest first, looking for
 	// one: taken jobs are deleted, so what is left are jobs waiting for the node.
 	nodeJobLookups = 256
+	// maxRemembered bounds how many stored jobs' sequences the settler keeps (see remember).
+	maxRemembered = 1 << 20
+	// While a start publishes its jobs, settling waits, polling every settleHoldPoll, up to
+	// settleHoldMax for each group of taken jobs (see pause).
+	settleHoldPoll = 50 * time.Millisecond
+	settleHoldMax  = 30 * time.Second
 )
 
 // taken is a job a node took: its scan and node, and how many times settling it failed.
@@ -50,21 +57,34 @@ type settler struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// held reports whether settling should wait: a start is publishing its jobs. The sensors
+	// of a large start report running as their jobs arrive, and settling their jobs meanwhile
+	// (two requests to the stream each) competes with the publishing for the server and the
+	// stream. Nil never holds.
+	held func() bool
+
 	// mu guards pending and queued, the jobs waiting to be settled and their keys (a job
-	// settled twice before its turn is queued once).
+	// settled twice before its turn is queued once), and seqs.
 	mu      sync.Mutex
 	pending []taken
 	queued  map[string]bool
+	// seqs is the stream sequence of jobs this console published, by node/scan key, when the
+	// first attempt was acknowledged: there is one copy, and settling it is one delete
+	// instead of reading the node's jobs to find it.
+	seqs map[string]uint64
+	// lookups counts the settles that read a node's jobs to find the one to drop.
+	lookups atomic.Int64
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
 }
 
-func newSettler(log *zap.Logger, js jetstream.JetStream) *settler {
+func newSettler(log *zap.Logger, js jetstream.JetStream, held func() bool) *settler {
 	s := &settler{
-		log: log, js: js,
+		log: log, js: js, held: held,
 		queued: make(map[string]bool),
+		seqs:   make(map[string]uint64),
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -74,8 +94,27 @@ func newSettler(log *zap.Logger, js jetstream.JetStream) *settler {
 	return s
 }
 
+// jobKey is the key of a node's job for a scan in queued and seqs.
+func jobKey(node, scan string) string { return node + "/" + scan }
+
+// remember notes that the node's job for the scan is stored once, at seq.
+func (s *settler) remember(node, scan string, seq uint64) {
+	s.mu.Lock()
+	if len(s.seqs) < maxRemembered {
+		s.seqs[jobKey(node, scan)] = seq
+	}
+	s.mu.Unlock()
+}
+
+// forget drops what remember noted of the node's job for the scan: it may be stored again.
+func (s *settler) forget(node, scan string) {
+	s.mu.Lock()
+	delete(s.seqs, jobKey(node, scan))
+	s.mu.Unlock()
+}
+
 func (s *settler) add(t taken) {
-	key := t.node + "/" + t.scan
+	key := jobKey(t.node, t.scan)
 	s.mu.Lock()
 	if s.queued[key] {
 		s.mu.Unlock()
@@ -132,16 +171,36 @@ func (s *settler) run() {
 		s.pending = nil
 		clear(s.queued)
 		s.mu.Unlock()
+		hold := settleHoldMax
 		for _, t := range batch {
-			select {
-			case <-s.stop:
+			if hold = s.pause(hold); hold < 0 {
 				return
-			default:
 			}
 			if err := s.settle(t); err != nil {
 				s.retry(t, err)
 			}
 		}
+	}
+}
+
+// pause waits while settling is held, for at most budget, and returns what is left of the
+// budget, or -1 when the settler closes meanwhile.
+func (s *settler) pause(budget time.Duration) time.Duration {
+	for s.held != nil && budget > 0 && s.held() {
+		t := time.NewTimer(settleHoldPoll)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return -1
+		case <-t.C:
+		}
+		budget -= settleHoldPoll
+	}
+	select {
+	case <-s.stop:
+		return -1
+	default:
+		return budget
 	}
 }
 
@@ -158,6 +217,17 @@ func (s *settler) settle(t taken) error {
 		}
 		s.stream = st
 	}
+	s.mu.Lock()
+	seq, known := s.seqs[jobKey(t.node, t.scan)]
+	delete(s.seqs, jobKey(t.node, t.scan))
+	s.mu.Unlock()
+	if known {
+		if err := s.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("drop job %d: %w", seq, err)
+		}
+		return nil
+	}
+	s.lookups.Add(1)
 	// Every stored copy: a publish retried while a cluster elected a new stream leader can
 	// be stored twice, and each copy would be handed to the node at its next hello.
 	var found []uint64

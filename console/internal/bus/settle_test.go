@@ -2,6 +2,7 @@ package bus
 
 import (
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -91,4 +92,56 @@ func TestPendingJobsKeepsAHelloSmall(t *testing.T) {
 	if got, err := b.PendingJobs(ctx, "node-p", ids[1:]); err != nil || len(got) != 1 || got[0].GetScanId() != "scan-2" {
 		t.Fatalf("second hello: %d jobs (%v); want scan-2 alone", len(got), err)
 	}
+}
+
+// TestSettleByRecordedSequence: a job that PublishJobs saw stored on its first attempt is
+// dropped by its sequence, without reading the node's jobs; a job published by PublishJob,
+// which may be a second copy, is looked for. Either way exactly that job leaves.
+func TestSettleByRecordedSequence(t *testing.T) {
+	b := startBus(t, newAuthority(t))
+	ctx := ctxT(t)
+	for i, err := range b.PublishJobs(ctx, []*sensorv1.Job{job("node-s", "scan-1"), job("node-s", "scan-2"), job("node-t", "scan-3")}) {
+		if err != nil {
+			t.Fatalf("job %d: %v", i, err)
+		}
+	}
+	if err := b.PublishJob(ctx, job("node-s", "scan-4")); err != nil {
+		t.Fatal(err)
+	}
+	b.Settle("node-s", "scan-2")
+	waitFor(t, "scan-2's job to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 2 })
+	if got, err := b.PendingJobs(ctx, "node-s", []string{"scan-1", "scan-2", "scan-4"}); err != nil || len(got) != 2 || got[0].GetScanId() != "scan-1" || got[1].GetScanId() != "scan-4" {
+		t.Fatalf("node-s keeps %v (%v); want scan-1 and scan-4", got, err)
+	}
+	if n := b.settler.lookups.Load(); n != 0 {
+		t.Fatalf("%d look-ups to settle a job whose sequence was known; want 0", n)
+	}
+	b.Settle("node-s", "scan-4")
+	waitFor(t, "scan-4's job to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 1 })
+	if n := b.settler.lookups.Load(); n != 1 {
+		t.Fatalf("%d look-ups after settling a job published alone; want 1", n)
+	}
+	if n := storedJobs(t, b, "node-t"); n != 1 {
+		t.Fatalf("node-t: %d jobs stored; want 1", n)
+	}
+}
+
+// TestSettleWaitsForPublishing: while a start publishes its jobs, taken jobs wait to be
+// settled, and are settled once it is done.
+func TestSettleWaitsForPublishing(t *testing.T) {
+	b := startBus(t, newAuthority(t))
+	ctx := ctxT(t)
+	if err := b.PublishJob(ctx, job("node-s", "scan-1")); err != nil {
+		t.Fatal(err)
+	}
+	b.publishing.Add(1) // a PublishJobs under way
+	b.Settle("node-s", "scan-1")
+	// Long enough for an unheld settle to be done many times over: the same settle took a
+	// few milliseconds in TestSettleDropsOnlyTheTakenJob.
+	time.Sleep(20 * settleHoldPoll)
+	if n := storedJobs(t, b, "node-s"); n != 1 {
+		t.Fatalf("%d jobs stored while publishing; want the taken job still there", n)
+	}
+	b.publishing.Add(-1)
+	waitFor(t, "the taken job to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 0 })
 }
