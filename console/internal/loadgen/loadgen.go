@@ -137,6 +137,9 @@ type Round struct {
 	Scans int
 	// ScanIDs are the scans of the jobs the fleet received in the round, each once.
 	ScanIDs []string
+	// CalledAtUnixNano is when StartScan was called, in nanoseconds since the Unix epoch: with
+	// the console's log it tells how long the request took to reach the console.
+	CalledAtUnixNano int64
 	// StartCall is how long StartScan took to return.
 	StartCall time.Duration
 	// AllJobsReceived is the time from calling StartScan to the last node receiving its job.
@@ -505,7 +508,7 @@ func (f *fleet) driveOne(ctx context.Context, nodeIDs []string) (Round, error) {
 	if err != nil {
 		return Round{}, fmt.Errorf("start scan: %w", err)
 	}
-	round := Round{GroupID: resp.GetGroupId(), Scans: int(resp.GetScanCount()), StartCall: time.Since(start)}
+	round := Round{GroupID: resp.GetGroupId(), Scans: int(resp.GetScanCount()), CalledAtUnixNano: start.UnixNano(), StartCall: time.Since(start)}
 	if n := int(resp.GetScanCount()); n != len(nodeIDs) || resp.GetFailedCount() > 0 {
 		return round, fmt.Errorf("start scan: %d scans started for %d nodes, %d of them failed at once", n, len(nodeIDs), resp.GetFailedCount())
 	}

@@ -69,10 +69,12 @@ func TestRunAgainstConsole(t *testing.T) {
 		ControlsPerScan: perScan, FailureRatio: 0.25, BatchSize: 7, API: api, Scans: rounds,
 		Benchmarks: []string{"cis"}, ScanTimeout: 30 * time.Second, ScanTime: 300 * time.Millisecond,
 	}
+	ran := time.Now()
 	sum, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Run: %v (errors: %v)", err, sum.ErrorSamples)
 	}
+	finished := time.Now()
 	want := Progress{Enrolled: sensors, Connected: sensors, JobsReceived: sensors * rounds, JobsDone: sensors * rounds, ResultsAcked: sensors * rounds * perScan}
 	got := sum.Progress
 	got.Elapsed, got.ResultsFail = 0, 0
@@ -92,6 +94,9 @@ func TestRunAgainstConsole(t *testing.T) {
 	for _, r := range sum.Rounds {
 		if r.Scans != sensors || len(r.ScanIDs) != sensors || r.Results != sensors*perScan {
 			t.Errorf("round %s: %d scans started, %d received and %d results, want %d, %d and %d", r.GroupID, r.Scans, len(r.ScanIDs), r.Results, sensors, sensors, sensors*perScan)
+		}
+		if called := time.Unix(0, r.CalledAtUnixNano); called.Before(ran) || called.After(finished) {
+			t.Errorf("round %s: StartScan called at %s, outside the run (%s to %s)", r.GroupID, called, ran, finished)
 		}
 		// Each node evaluates for ScanTime after taking its job before any result goes out.
 		if r.AllJobsReceived <= 0 || r.AllDone < r.AllJobsReceived+cfg.ScanTime {

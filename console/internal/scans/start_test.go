@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -639,5 +640,29 @@ func TestSplay(t *testing.T) {
 		if got := m.splay(tt.nodes); got != tt.want {
 			t.Errorf("rate %d, %d nodes: splay %d ms, want %d", tt.rate, tt.nodes, got, tt.want)
 		}
+	}
+}
+
+// TestLargeStartCollectsFirst: a start of collectBeforeStart nodes or more begins a garbage
+// collection, so that its jobs go out into a swept heap.
+func TestLargeStartCollectsFirst(t *testing.T) {
+	defer func(n int) { collectBeforeStart = n }(collectBeforeStart)
+	collectBeforeStart = 2
+	m, _, _ := startFixture(t, &recordingDispatcher{})
+	forced := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := forced()
+	if _, _, err := m.Start(context.Background(), StartRequest{Nodes: []string{"n1", "n3"}, Benchmarks: []string{"cis"}, Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for forced() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no forced collection within 10 s of a start of 2 nodes with collectBeforeStart 2")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
