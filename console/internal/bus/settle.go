@@ -21,8 +21,11 @@ const (
 	// nodeJobLookups is how many of a node's stored jobs are read, oldest first, looking for
 	// one: taken jobs are deleted, so what is left are jobs waiting for the node.
 	nodeJobLookups = 256
-	// maxRemembered bounds how many stored jobs' sequences the settler keeps (see remember).
-	maxRemembered = 1 << 20
+	// maxRemembered bounds how many stored jobs' sequences the settler keeps (see remember),
+	// and rememberFor how long: a job taken later, or settled by another replica (whose
+	// sensor reported there), is found by reading its node's jobs.
+	maxRemembered = 1 << 18
+	rememberFor   = 10 * time.Minute
 	// While a start publishes its jobs, settling waits, polling every settleHoldPoll, up to
 	// settleHoldMax for each group of taken jobs (see pause).
 	settleHoldPoll = 50 * time.Millisecond
@@ -70,8 +73,10 @@ type settler struct {
 	queued  map[string]bool
 	// seqs is the stream sequence of jobs this console published, by node/scan key, when the
 	// first attempt was acknowledged: there is one copy, and settling it is one delete
-	// instead of reading the node's jobs to find it.
-	seqs map[string]uint64
+	// instead of reading the node's jobs to find it. Every rememberFor, seqs becomes
+	// oldSeqs and oldSeqs is dropped, so that an entry lives one to two rememberFor.
+	seqs, oldSeqs map[string]uint64
+	rotated       time.Time
 	// lookups counts the settles that read a node's jobs to find the one to drop.
 	lookups atomic.Int64
 	wake    chan struct{}
@@ -83,11 +88,12 @@ type settler struct {
 func newSettler(log *zap.Logger, js jetstream.JetStream, held func() bool) *settler {
 	s := &settler{
 		log: log, js: js, held: held,
-		queued: make(map[string]bool),
-		seqs:   make(map[string]uint64),
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		queued:  make(map[string]bool),
+		seqs:    make(map[string]uint64),
+		rotated: time.Now(),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.run()
@@ -100,18 +106,31 @@ func jobKey(node, scan string) string { return node + "/" + scan }
 // remember notes that the node's job for the scan is stored once, at seq.
 func (s *settler) remember(node, scan string, seq uint64) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); now.Sub(s.rotated) >= rememberFor {
+		s.oldSeqs, s.seqs, s.rotated = s.seqs, make(map[string]uint64), now
+	}
 	if len(s.seqs) < maxRemembered {
 		s.seqs[jobKey(node, scan)] = seq
 	}
-	s.mu.Unlock()
+}
+
+// recall returns and forgets the sequence remember noted of the node's job for the scan.
+func (s *settler) recall(node, scan string) (uint64, bool) {
+	key := jobKey(node, scan)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seq, ok := s.seqs[key]
+	if !ok {
+		seq, ok = s.oldSeqs[key]
+	}
+	delete(s.seqs, key)
+	delete(s.oldSeqs, key)
+	return seq, ok
 }
 
 // forget drops what remember noted of the node's job for the scan: it may be stored again.
-func (s *settler) forget(node, scan string) {
-	s.mu.Lock()
-	delete(s.seqs, jobKey(node, scan))
-	s.mu.Unlock()
-}
+func (s *settler) forget(node, scan string) { s.recall(node, scan) }
 
 func (s *settler) add(t taken) {
 	key := jobKey(t.node, t.scan)
@@ -217,11 +236,7 @@ func (s *settler) settle(t taken) error {
 		}
 		s.stream = st
 	}
-	s.mu.Lock()
-	seq, known := s.seqs[jobKey(t.node, t.scan)]
-	delete(s.seqs, jobKey(t.node, t.scan))
-	s.mu.Unlock()
-	if known {
+	if seq, known := s.recall(t.node, t.scan); known {
 		if err := s.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return fmt.Errorf("drop job %d: %w", seq, err)
 		}

@@ -145,3 +145,27 @@ func TestSettleWaitsForPublishing(t *testing.T) {
 	b.publishing.Add(-1)
 	waitFor(t, "the taken job to leave the stream", func() bool { return storedJobs(t, b, "node-s") == 0 })
 }
+
+// TestSettlerRemembersForAWhile: a remembered sequence is recalled once, and is forgotten
+// after one to two rememberFor.
+func TestSettlerRemembersForAWhile(t *testing.T) {
+	s := &settler{seqs: map[string]uint64{}, rotated: time.Now()}
+	s.remember("n", "scan-x", 1)
+	s.remember("n", "scan-y", 2)
+	s.rotated = time.Now().Add(-rememberFor) // x and y become old
+	s.remember("n", "scan-z", 3)
+	recall := func(scan string, want uint64, wantOK bool) {
+		t.Helper()
+		if got, ok := s.recall("n", scan); got != want || ok != wantOK {
+			t.Fatalf("recall %s = %d, %v; want %d, %v", scan, got, ok, want, wantOK)
+		}
+	}
+	recall("scan-x", 1, true)
+	recall("scan-x", 0, false)
+	s.rotated = time.Now().Add(-rememberFor) // y is dropped, z becomes old
+	s.remember("n", "scan-w", 4)
+	recall("scan-y", 0, false)
+	recall("scan-z", 3, true)
+	s.forget("n", "scan-w")
+	recall("scan-w", 0, false)
+}
