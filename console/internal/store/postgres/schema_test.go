@@ -150,6 +150,15 @@ func TestReopen(t *testing.T) {
 }
 
 // queryText runs a query that returns one text value on a connection of its own.
+// migrate moves the schema of the database at dsn to version, failing the test with what
+// (migrate, migrate down, ...) when it cannot.
+func migrate(t *testing.T, dsn string, version int64, what string) {
+	t.Helper()
+	if err := postgres.MigrateTo(t.Context(), dsn, version); err != nil {
+		t.Fatalf("%s to %d: %v", what, version, err)
+	}
+}
+
 func queryText(t *testing.T, dsn, sql string) string {
 	t.Helper()
 	ctx := t.Context()
@@ -172,9 +181,7 @@ func TestResultsPartitionMigration(t *testing.T) {
 	ctx := t.Context()
 	dsn := freshSchema(t)
 	const before, partitioned = 20261126000007, 20261127000008
-	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
-		t.Fatalf("migrate to %d: %v", before, err)
-	}
+	migrate(t, dsn, before, "migrate")
 	for s := 1; s <= 3; s++ {
 		exec(t, dsn, fmt.Sprintf(`INSERT INTO results (scan_id, control_id, resource, node_id, status, severity, service, reason, evidence)
 			VALUES ('s-%[1]d', 'c-1', '/etc/a', 'n-%[1]d', 'pass', 'high', 'ssh', 'ok %[1]d', '[{"path":"/etc/a"}]'),
@@ -218,9 +225,7 @@ func TestResultsPartitionMigration(t *testing.T) {
 		t.Fatalf("a second row with a stored result's key: err = %v; want a duplicate key error", err)
 	}
 
-	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
-		t.Fatalf("migrate down to %d: %v", before, err)
-	}
+	migrate(t, dsn, before, "migrate down")
 	if got := queryText(t, dsn, rows); got != want {
 		t.Fatalf("results after migrating down:\n got %s\nwant %s", got, want)
 	}
@@ -233,12 +238,9 @@ func TestResultsPartitionMigration(t *testing.T) {
 // that keeps each node's most recent finished scan on the node, checks what it fills in, and
 // migrates down and up again.
 func TestLastFinishedScanMigration(t *testing.T) {
-	ctx := t.Context()
 	dsn := freshSchema(t)
 	const before, after = 20261127000008, 20261127000009
-	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
-		t.Fatalf("migrate to %d: %v", before, err)
-	}
+	migrate(t, dsn, before, "migrate")
 	exec(t, dsn, `INSERT INTO nodes (id, name, target_type, facts, enrol_token_id, enrolled_at) VALUES
 		('n-1', 'one', 'linux', '{}', 'tok', 0), ('n-2', 'two', 'linux', '{}', 'tok', 0), ('n-3', 'three', 'linux', '{}', 'tok', 0)`)
 	exec(t, dsn, `INSERT INTO scans (id, node_id, state, benchmark_ids, created_at) VALUES
@@ -247,9 +249,7 @@ func TestLastFinishedScanMigration(t *testing.T) {
 		('s-e', 'n-3', 'cancelled', '{}', 5), ('s-f', 'n-3', 'timed_out', '{}', 5)`)
 	const last = `SELECT string_agg(concat_ws('|', id, last_finished_scan_id, last_finished_scan_state, last_finished_scan_created_at), ';'
 		ORDER BY id) FROM nodes`
-	if err := postgres.MigrateTo(ctx, dsn, after); err != nil {
-		t.Fatalf("migrate to %d: %v", after, err)
-	}
+	migrate(t, dsn, after, "migrate")
 	if got, want := queryText(t, dsn, last), "n-1|s-b|failed|2;n-2;n-3|s-f|timed_out|5"; got != want {
 		t.Fatalf("last finished scans after migrating up:\n got %s\nwant %s", got, want)
 	}
@@ -260,18 +260,14 @@ func TestLastFinishedScanMigration(t *testing.T) {
 		t.Fatalf("last finished scans after a completion and a deletion:\n got %s\nwant %s", got, want)
 	}
 
-	if err := postgres.MigrateTo(ctx, dsn, before); err != nil {
-		t.Fatalf("migrate down to %d: %v", before, err)
-	}
+	migrate(t, dsn, before, "migrate down")
 	const leftovers = `SELECT ((SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()
 			AND table_name = 'nodes' AND column_name LIKE 'last_finished%')
 		+ (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'scans'::regclass AND NOT tgisinternal))::text`
 	if got := queryText(t, dsn, leftovers); got != "0" {
 		t.Fatalf("%s columns and triggers left after migrating down; want none", got)
 	}
-	if err := postgres.MigrateTo(ctx, dsn, after); err != nil {
-		t.Fatalf("migrate up again to %d: %v", after, err)
-	}
+	migrate(t, dsn, after, "migrate up again")
 	if got, want := queryText(t, dsn, last), "n-1|s-c|complete|3;n-2;n-3|s-e|cancelled|5"; got != want {
 		t.Fatalf("last finished scans after migrating up again:\n got %s\nwant %s", got, want)
 	}
