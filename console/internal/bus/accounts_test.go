@@ -296,32 +296,32 @@ func TestWriteAccountsErrors(t *testing.T) {
 	tests := []struct {
 		name  string
 		files map[string][]byte
-		want  string // with DIR for the directory
+		want  string // with {dir} for the directory: braces never occur in an nkey, so a random key cannot collide with it
 	}{
 		{
 			name:  "account seed as the operator",
 			files: map[string][]byte{"operator.nk": accSeed},
-			want:  "bus: NATS accounts: DIR/operator.nk holds the seed of an account key (public key " + accPub + "), not of the operator (an operator key); restore the right file, or move it away to create a new operator",
+			want:  "bus: NATS accounts: {dir}/operator.nk holds the seed of an account key (public key " + accPub + "), not of the operator (an operator key); restore the right file, or move it away to create a new operator",
 		},
 		{
 			name:  "operator seed as the Palisade account",
 			files: map[string][]byte{"account.nk": decorated},
-			want:  "bus: NATS accounts: DIR/account.nk holds the seed of an operator key (public key " + opPub + "), not of the Palisade account (an account key); restore the right file, or move it away to create a new Palisade account",
+			want:  "bus: NATS accounts: {dir}/account.nk holds the seed of an operator key (public key " + opPub + "), not of the Palisade account (an account key); restore the right file, or move it away to create a new Palisade account",
 		},
 		{
 			name:  "user seed as the system account",
 			files: map[string][]byte{"system-account.nk": userSeed},
-			want:  "bus: NATS accounts: DIR/system-account.nk holds the seed of a user key (public key " + userPub + "), not of the system account (an account key); restore the right file, or move it away to create a new system account",
+			want:  "bus: NATS accounts: {dir}/system-account.nk holds the seed of a user key (public key " + userPub + "), not of the system account (an account key); restore the right file, or move it away to create a new system account",
 		},
 		{
 			name:  "no seed",
 			files: map[string][]byte{"account.nk": []byte("not a seed\n")},
-			want:  "bus: NATS accounts: DIR/account.nk holds no nkey seed (no nkey seed found); restore the Palisade account seed, or move the file away to create a new Palisade account",
+			want:  "bus: NATS accounts: {dir}/account.nk holds no nkey seed (no nkey seed found); restore the Palisade account seed, or move the file away to create a new Palisade account",
 		},
 		{
 			name:  "one account twice",
 			files: map[string][]byte{"system-account.nk": accSeed, "account.nk": accSeed},
-			want:  "bus: NATS accounts: DIR/system-account.nk and DIR/account.nk hold the same account " + accPub + "; the system account and the Palisade account must differ: restore the right seed, or move DIR/system-account.nk away to create a new system account",
+			want:  "bus: NATS accounts: {dir}/system-account.nk and {dir}/account.nk hold the same account " + accPub + "; the system account and the Palisade account must differ: restore the right seed, or move {dir}/system-account.nk away to create a new system account",
 		},
 	}
 	for _, tt := range tests {
@@ -333,7 +333,7 @@ func TestWriteAccountsErrors(t *testing.T) {
 				}
 			}
 			_, err := WriteAccounts(dir)
-			if want := strings.ReplaceAll(tt.want, "DIR", dir); err == nil || err.Error() != want {
+			if want := strings.ReplaceAll(tt.want, "{dir}", dir); err == nil || err.Error() != want {
 				t.Fatalf("error = %v\nwant    %s", err, want)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "accounts.conf")); !errors.Is(err, os.ErrNotExist) {
