@@ -8,6 +8,7 @@ package scans
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -281,7 +282,7 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 			plans[node.TargetType] = plan
 		}
 		scans = append(scans, store.NewScan{
-			ID: newID("scn"), GroupID: groupID, NodeID: node.ID, BenchmarkIDs: plan.benchIDs,
+			ID: newScanID(now), GroupID: groupID, NodeID: node.ID, BenchmarkIDs: plan.benchIDs,
 			Controls: plan.controls, CreatedAt: now, CreatedBy: req.Actor, State: posture.Dispatched,
 		})
 		scanPlans = append(scanPlans, plan)
@@ -1120,6 +1121,24 @@ func newID(prefix string) string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// newScanID returns a scan id that sorts after the ids of scans created in earlier seconds:
+// "scn_", the creation time in Unix seconds as eight hex digits (until 2106), and 48 random
+// bits as twelve. Results are keyed by scan first, so the results of new scans go in at the
+// right-hand end of their partition's primary key: PostgreSQL then inserts there without
+// descending the tree and splits full pages 90/10 rather than in halves, which leaves the
+// index about half the size and makes ingest cheaper. Scans created in one second (a start
+// of many nodes) are in random order among themselves; 48 bits keep ten thousand of them
+// apart with a chance of a collision of about one in five million, and a collision is a
+// failed start, not a lost result (the scan's primary key refuses it).
+func newScanID(now time.Time) string {
+	var b [10]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
+	if _, err := rand.Read(b[4:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return "scn_" + hex.EncodeToString(b[:])
 }
 
 func contains(list []string, s string) bool {

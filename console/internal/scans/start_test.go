@@ -2,6 +2,7 @@ package scans
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -664,5 +665,49 @@ func TestLargeStartCollectsFirst(t *testing.T) {
 			t.Fatal("no forced collection within 10 s of a start of 2 nodes with collectBeforeStart 2")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestScanIDsSortByCreation(t *testing.T) {
+	at := time.Unix(0x6b08c9b1, 999_000_000)
+	id := newScanID(at)
+	if len(id) != 24 || !strings.HasPrefix(id, "scn_6b08c9b1") {
+		t.Fatalf("newScanID(%v) = %q; want scn_6b08c9b1 and twelve hex digits", at, id)
+	}
+	if _, err := hex.DecodeString(id[4:]); err != nil {
+		t.Fatalf("newScanID = %q: %v", id, err)
+	}
+	seen := map[string]bool{}
+	var earlier []string
+	for range 1000 {
+		id := newScanID(at)
+		if seen[id] {
+			t.Fatalf("newScanID returned %s twice in 1,000 calls", id)
+		}
+		seen[id] = true
+		earlier = append(earlier, id)
+	}
+	later := newScanID(at.Add(time.Second).Truncate(time.Second))
+	for _, id := range earlier {
+		if id >= later {
+			t.Fatalf("%s, created a second later, sorts before or with %s", later, id)
+		}
+	}
+	// The year 2106 still fits the eight digits.
+	if id := newScanID(time.Unix(1<<32-1, 0)); !strings.HasPrefix(id, "scn_ffffffff") {
+		t.Fatalf("newScanID in 2106 = %q", id)
+	}
+
+	// A start names its scans from the manager's clock.
+	m, _, _ := startFixture(t, &bulkDispatcher{})
+	_, started, err := m.Start(context.Background(), StartRequest{Nodes: []string{"n1", "n2"}, Benchmarks: []string{"cis"}, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "scn_6b080320" // the fixture's clock, 2026-11-26 10:00:00 UTC
+	for _, sc := range started {
+		if !strings.HasPrefix(sc.ID, prefix) || len(sc.ID) != 24 {
+			t.Errorf("scan id %q; want %s and twelve hex digits", sc.ID, prefix)
+		}
 	}
 }
