@@ -299,8 +299,13 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	// The scans are stored dispatched: their jobs go out right after. Stored queued and then
 	// marked, the second write of every scan would cost a large scan a few tenths of a
 	// second more before its first job leaves.
+	// The start's audit entry is committed with the scans: one more row in that transaction,
+	// where written on its own after them it waited for a connection behind the reports of the
+	// first nodes to take their jobs (up to 0.87 s in a start of 9,800).
 	planned := time.Now()
-	if err := m.cfg.Store.CreateScans(ctx, scans); err != nil {
+	entry := store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
+		Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))}
+	if err := m.cfg.Store.CreateScans(ctx, scans, entry); err != nil {
 		return "", nil, fmt.Errorf("store scans: %w", err)
 	}
 	stored := time.Now()
@@ -318,20 +323,10 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 			CreatedBy: ns.CreatedBy, CreatedAt: ns.CreatedAt}
 	}
 
-	// Recorded whatever happens next, the scans exist: written while the jobs go out, so that
-	// the write's wait for the database, busy with the reports of the first nodes to take
-	// their jobs, does not add to the start's.
-	audited := make(chan struct{})
-	go func() {
-		defer close(audited)
-		_ = m.cfg.Store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{At: now, Actor: req.Actor, Action: "scan.start", Target: groupID,
-			Detail: fmt.Sprintf("nodes=%d benchmarks=%s", len(scans), strings.Join(req.Benchmarks, ","))})
-	}()
 	// A node subscribed now receives its job as it is stored; one that is not gets it with
 	// the answer to its next hello.
 	errs := m.publishJobs(ctx, jobs)
 	published := time.Now()
-	<-audited
 	out, err := m.recordDispatch(ctx, scans, errs, dispatched)
 	if err != nil {
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)

@@ -92,8 +92,10 @@ type Store interface {
 	// not complete ErrConflict.
 	ReplaceScores(ctx context.Context, scanID string, scores []Score) error
 
-	// CreateScans stores new scans (in their State) with their controls, in one transaction.
-	CreateScans(ctx context.Context, scans []NewScan) error
+	// CreateScans stores new scans (in their State) with their controls and the audit
+	// entries that record them, in one transaction: scans are never stored without their
+	// entry, nor an entry without its scans.
+	CreateScans(ctx context.Context, scans []NewScan, audit ...AuditEntry) error
 	GetScan(ctx context.Context, id string) (Scan, error)
 	// ListScans returns scans newest first; PageToken continues a listing.
 	ListScans(ctx context.Context, f ScanFilter) (ScanPage, error)

@@ -7,10 +7,11 @@ import (
 	"github.com/palisadehq/palisade/console/internal/store"
 )
 
+const insertAudit = `INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`
+
 // AppendAudit records one change.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
-		nanos(e.At), e.Actor, e.Action, e.Target, e.Detail)
+	_, err := s.pool.Exec(ctx, insertAudit, nanos(e.At), e.Actor, e.Action, e.Target, e.Detail)
 	if err != nil {
 		return fmt.Errorf("append audit entry %s: %w", e.Action, err)
 	}

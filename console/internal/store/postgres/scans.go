@@ -89,10 +89,10 @@ func scanState(ctx context.Context, q querier, id string, lock bool) (posture.Sc
 	return posture.ScanState(state), nil
 }
 
-// CreateScans stores new queued scans with their controls in one transaction, COPYing both. An
-// unknown node is store.ErrNotFound, a taken scan id (or a control listed twice)
-// store.ErrConflict; either way nothing is stored.
-func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
+// CreateScans stores new queued scans with their controls, COPYing both, and the audit entries
+// that record them, in one transaction. An unknown node is store.ErrNotFound, a taken scan id
+// (or a control listed twice) store.ErrConflict; either way nothing is stored.
+func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan, audit ...store.AuditEntry) error {
 	if len(scans) == 0 {
 		return nil
 	}
@@ -148,6 +148,11 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 			}))
 		if err != nil {
 			return fmt.Errorf("create scans: %w", classify(err))
+		}
+		for _, e := range audit {
+			if _, err := tx.Exec(ctx, insertAudit, nanos(e.At), e.Actor, e.Action, e.Target, e.Detail); err != nil {
+				return fmt.Errorf("create scans: audit entry %s: %w", e.Action, err)
+			}
 		}
 		return nil
 	})

@@ -105,10 +105,10 @@ func decodeStrings(s string) ([]string, error) {
 	return v, nil
 }
 
-// CreateScans stores new queued scans with their controls in one transaction. An unknown node
-// is store.ErrNotFound, a taken scan id (or a control listed twice) store.ErrConflict; either
-// way nothing is stored.
-func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
+// CreateScans stores new queued scans with their controls and the audit entries that record
+// them in one transaction. An unknown node is store.ErrNotFound, a taken scan id (or a control
+// listed twice) store.ErrConflict; either way nothing is stored, not even the entries.
+func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan, audit ...store.AuditEntry) error {
 	if len(scans) == 0 {
 		return nil
 	}
@@ -163,6 +163,11 @@ func (s *Store) CreateScans(ctx context.Context, scans []store.NewScan) error {
 				encodeStrings(sc.BenchmarkIDs), len(sc.Controls), sc.CreatedBy, nanos(sc.CreatedAt), setID)
 			if err != nil {
 				return fmt.Errorf("create scan %s: %w", sc.ID, classify(err))
+			}
+		}
+		for _, e := range audit {
+			if _, err := tx.ExecContext(ctx, insertAudit, nanos(e.At), e.Actor, e.Action, e.Target, e.Detail); err != nil {
+				return fmt.Errorf("create scans: audit entry %s: %w", e.Action, err)
 			}
 		}
 		return nil

@@ -13,10 +13,14 @@ func testCreateScans(t *testing.T, s store.Store) {
 	enrolNode(t, s, "n-1", "web-1", posture.Linux, t0)
 	enrolNode(t, s, "n-2", "web-2", posture.Linux, t0)
 	created := time.Date(2026, 11, 26, 11, 0, 0, 1, cet)
+	entry := store.AuditEntry{At: created.UTC(), Actor: "alice", Action: "scan.start", Target: "g-1", Detail: "nodes=2 benchmarks=cis"}
 	must(t, "CreateScans", s.CreateScans(ctx(t), []store.NewScan{
 		newScan("s-1", "g-1", "n-1", created),
 		newScan("s-2", "g-1", "n-2", created),
-	}))
+	}, entry))
+	audit, err := s.ListAudit(ctx(t), 0)
+	must(t, "ListAudit", err)
+	equal(t, "audit after CreateScans", audit, []store.AuditEntry{entry})
 	for _, want := range []store.Scan{
 		queuedScan("s-1", "g-1", "n-1", "web-1", created),
 		queuedScan("s-2", "g-1", "n-2", "web-2", created),
@@ -56,10 +60,14 @@ func testCreateScans(t *testing.T, s store.Store) {
 		{"created running", []store.NewScan{newScan("s-3", "g-2", "n-1", t0), withState(newScan("s-4", "g-2", "n-1", t0), posture.Running)}, store.ErrBadTransition},
 	}
 	for _, tt := range rejected {
-		wantErr(t, "CreateScans "+tt.name, s.CreateScans(ctx(t), tt.scans), tt.want)
+		rejectedEntry := store.AuditEntry{At: t0, Actor: "bob", Action: "scan.start", Target: "g-2", Detail: tt.name}
+		wantErr(t, "CreateScans "+tt.name, s.CreateScans(ctx(t), tt.scans, rejectedEntry), tt.want)
 		_, err := s.GetScan(ctx(t), "s-3")
 		wantErr(t, "GetScan s-3 after CreateScans "+tt.name, err, store.ErrNotFound)
 	}
+	audit, err = s.ListAudit(ctx(t), 0)
+	must(t, "ListAudit", err)
+	equal(t, "audit after the rejected CreateScans", audit, []store.AuditEntry{entry})
 	page, err := s.ListScans(ctx(t), store.ScanFilter{})
 	must(t, "ListScans", err)
 	equal(t, "number of scans", len(page.Scans), 3)
