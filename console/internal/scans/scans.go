@@ -1120,13 +1120,14 @@ func newID(prefix string) string {
 
 // newScanID returns a scan id that sorts after the ids of scans created in earlier seconds:
 // "scn_", the creation time in Unix seconds as eight hex digits (until 2106), and 48 random
-// bits as twelve. Results are keyed by scan first, so the results of new scans go in at the
-// right-hand end of their partition's primary key: PostgreSQL then inserts there without
-// descending the tree and splits full pages 90/10 rather than in halves, which leaves the
-// index about half the size and makes ingest cheaper. Scans created in one second (a start
-// of many nodes) are in random order among themselves; 48 bits keep ten thousand of them
-// apart with a chance of a collision of about one in five million, and a collision is a
-// failed start, not a lost result (the scan's primary key refuses it).
+// bits as twelve. Results are keyed by scan first, so the results of the newest scan in a
+// partition go in at the right-hand end of its primary key: PostgreSQL inserts there without
+// descending the tree and splits full pages 90/10 rather than in halves (77 bytes of key per
+// result against 138 with random ids, in one large COPY; less where concurrent scans share a
+// partition). Scans created in one second (a start of many nodes) are in random order among
+// themselves; 48 bits keep ten thousand of them apart with a chance of a collision of about
+// one in five million, and a collision is a failed start, not a lost result (the scan's
+// primary key refuses it).
 func newScanID(now time.Time) string {
 	var b [10]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
