@@ -299,6 +299,7 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	// The scans are stored dispatched: their jobs go out right after. Stored queued and then
 	// marked, the second write of every scan would cost a large scan a few tenths of a
 	// second more before its first job leaves.
+	//
 	// The start's audit entry is committed with the scans: one more row in that transaction,
 	// where written on its own after them it waited for a connection behind the reports of the
 	// first nodes to take their jobs (up to 0.87 s in a start of 9,800).
