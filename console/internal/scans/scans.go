@@ -258,13 +258,13 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 		return "", nil, err
 	}
 	looked := time.Now()
-	var (
-		scans     []store.NewScan
-		scanPlans []*controlPlan
-		nodes     []store.Node
-	)
+	// Sized for the request up front: grown by appending, these cost a start of 10,000 nodes
+	// 17 MB more in allocations (BenchmarkStart).
+	scans := make([]store.NewScan, 0, len(req.Nodes))
+	scanPlans := make([]*controlPlan, 0, len(req.Nodes))
+	nodes := make([]store.Node, 0, len(req.Nodes))
 	plans := map[posture.TargetType]*controlPlan{}
-	seenNodes := map[string]bool{}
+	seenNodes := make(map[string]bool, len(req.Nodes))
 	for _, ref := range req.Nodes {
 		node, err := onlyNode(ref, found[ref])
 		if err != nil {
@@ -317,9 +317,9 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	m.cacheControls(scans, sets)
 	m.counted(posture.Queued, len(scans))
 	m.counted(posture.Dispatched, len(scans))
-	dispatched := make(map[string]store.Scan, len(scans))
+	out := make([]store.Scan, len(scans))
 	for i, ns := range scans {
-		dispatched[ns.ID] = store.Scan{ID: ns.ID, GroupID: ns.GroupID, NodeID: ns.NodeID, NodeName: nodes[i].Name,
+		out[i] = store.Scan{ID: ns.ID, GroupID: ns.GroupID, NodeID: ns.NodeID, NodeName: nodes[i].Name,
 			State: posture.Dispatched, BenchmarkIDs: ns.BenchmarkIDs, ControlsTotal: len(ns.Controls),
 			CreatedBy: ns.CreatedBy, CreatedAt: ns.CreatedAt}
 	}
@@ -328,8 +328,7 @@ func (m *Manager) Start(ctx context.Context, req StartRequest) (string, []store.
 	// the answer to its next hello.
 	errs := m.publishJobs(ctx, jobs)
 	published := time.Now()
-	out, err := m.recordDispatch(ctx, scans, errs, dispatched)
-	if err != nil {
+	if err := m.recordDispatch(ctx, scans, errs, out); err != nil {
 		return "", nil, fmt.Errorf("scan group %s: %w", groupID, err)
 	}
 	m.log.Info("scan group dispatched", zap.String("group", groupID), zap.Int("scans", len(scans)),
@@ -535,15 +534,17 @@ func (m *Manager) publishJobs(ctx context.Context, jobs []*sensorv1.Job) []error
 const recordTimeout = time.Minute
 
 // recordDispatch marks the scans whose job could not be published failed with the reason, one
-// store call per reason, and returns every scan in order: as stored after that for the failed
-// ones, as marked dispatched for the others (dispatched is a scan whose job is on the bus, or
-// may be when the server did not confirm it; its node may have reported running since).
-func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, errs []error, dispatched map[string]store.Scan) ([]store.Scan, error) {
+// store call per reason, and replaces those in out (every scan, in the order of scans, as
+// marked dispatched) with the scans as stored after that. The others stay dispatched: a scan
+// whose job is on the bus, or may be when the server did not confirm it; its node may have
+// reported running since.
+func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, errs []error, out []store.Scan) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := m.cfg.Now().UTC()
 	var unconfirmed []string
 	failed := map[string][]string{} // scan ids by failure message
+	at := map[string]int{}          // the position in scans of each failed scan id
 	var messages []string
 	for i, err := range errs {
 		switch {
@@ -556,6 +557,7 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 				messages = append(messages, msg)
 			}
 			failed[msg] = append(failed[msg], scans[i].ID)
+			at[scans[i].ID] = i
 		}
 	}
 	if len(unconfirmed) > 0 {
@@ -567,21 +569,19 @@ func (m *Manager) recordDispatch(ctx context.Context, scans []store.NewScan, err
 		m.log.Warn("dispatch failed", zap.String("group", scans[0].GroupID), zap.Int("scans", len(failed[msg])), zap.String("reason", msg))
 		got, err := m.cfg.Store.TransitionScans(ctx, failed[msg], store.Transition{State: posture.Failed, Message: msg, At: now})
 		if err != nil {
-			return nil, fmt.Errorf("mark %d scans failed (%s): %w; they stay dispatched until they time out", len(failed[msg]), msg, err)
+			return fmt.Errorf("mark %d scans failed (%s): %w; they stay dispatched until they time out", len(failed[msg]), msg, err)
 		}
 		for _, sc := range got {
-			dispatched[sc.ID] = sc
+			if i, ok := at[sc.ID]; ok {
+				out[i] = sc
+			}
 			if sc.State == posture.Failed {
 				m.counted(posture.Failed, 1)
 				m.forget(sc.ID)
 			}
 		}
 	}
-	out := make([]store.Scan, len(scans))
-	for i, ns := range scans {
-		out[i] = dispatched[ns.ID]
-	}
-	return out, nil
+	return nil
 }
 
 // Stop asks the node to stop a scan and records it cancelled.
